@@ -1,0 +1,35 @@
+# The two commands of the README, and the pieces they are made of.
+#   make dev    build everything (plugins included) and start the embedded default
+#   make test   build everything and run the whole test suite
+SWIFT ?= swift
+CONFIG ?= debug
+BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
+
+.PHONY: all plugins dev test bench clean
+
+all: plugins
+	$(SWIFT) build -c $(CONFIG)
+
+# C reducers (Plugins/Makefile) and the Swift one, into Plugins/*.so.
+# The copy goes through a hidden temporary name and a rename, so a running
+# host never sees a half-written library.
+plugins:
+	$(MAKE) -s -C Plugins
+	$(SWIFT) build -c $(CONFIG) --product TeaBagStatsReducer
+	cp "$(BIN)/libTeaBagStatsReducer.so" Plugins/.stats.so.tmp && mv Plugins/.stats.so.tmp Plugins/stats.so
+
+dev: all
+	$(BIN)/teabag plugins list Plugins
+
+test: plugins
+	$(SWIFT) test
+
+# Benchmarks print figures and write them under docs/benchmarks/.
+bench: plugins
+	$(SWIFT) build -c release --product teabag-bench
+	$(MAKE) -s -C Plugins
+	$(shell $(SWIFT) build -c release --show-bin-path)/teabag-bench fold
+
+clean:
+	$(MAKE) -s -C Plugins clean
+	rm -rf .build

@@ -1,0 +1,88 @@
+// swift-tools-version:6.1
+// TeaBag: per-user oplogs kept in sync across devices and stores, folded by
+// reducer plugins. One target per role over a core with no I/O (SPEC §8).
+import PackageDescription
+
+let package = Package(
+    name: "TeaBag",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "teabag", targets: ["TeaBagCLI"]),
+        .executable(name: "teabag-bench", targets: ["TeaBagBench"]),
+        .library(name: "TeaBag", targets: ["TeaBag"]),
+        // A reducer written in Swift with @_cdecl, built as a C-ABI shared
+        // library and copied into Plugins/ by `make plugins`.
+        .library(name: "TeaBagStatsReducer", type: .dynamic, targets: ["StatsReducer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML", "Reloading"]),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // The plugin ABI header, kept once under Plugins/include (SPEC §4.1).
+        .systemLibrary(name: "CTeaBagReducer", path: "Plugins/include"),
+        // libffi, for reducers declared in conf.d (SPEC §4.2).
+        .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
+
+        // Pure rules: JSON, canonical form, ops, oplog merge and fold. No I/O.
+        .target(name: "TeaBagCore", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Loads reducer plugins (.so via dlopen, libffi declarations) and folds through them.
+        .target(name: "TeaBagPlugins", dependencies: [
+            "TeaBagCore", "CTeaBagReducer", "CFFI",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
+        // conf.d + environment + flags, with file and key named in every error.
+        .target(name: "TeaBagConfig", dependencies: [
+            "TeaBagPlugins",
+            .product(name: "Configuration", package: "swift-configuration"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // Shared by the servers: HTTP errors, credentials, limits, metrics, SQLite.
+        .target(name: "TeaBagServerKit", dependencies: [
+            "TeaBagCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "TeaBagTable", dependencies: ["TeaBagCore", "TeaBagServerKit"]),
+        .target(name: "TeaBagStore", dependencies: ["TeaBagCore", "TeaBagPlugins", "TeaBagServerKit"]),
+        // The client runtime: `import TeaBag`.
+        .target(name: "TeaBag", dependencies: ["TeaBagCore", "TeaBagPlugins"]),
+        .target(name: "TeaBagAgent", dependencies: ["TeaBag"]),
+        .executableTarget(name: "TeaBagCLI", dependencies: [
+            "TeaBagCore", "TeaBagPlugins", "TeaBagConfig", "TeaBagTable", "TeaBagStore", "TeaBagAgent",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "TeaBagBench", dependencies: [
+            "TeaBagCore", "TeaBagPlugins",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Shipped reducer written in Swift (SPEC §4.3); depends on nothing but the ABI.
+        .target(name: "StatsReducer", dependencies: ["CTeaBagReducer"], path: "Plugins/stats"),
+
+        .testTarget(name: "TeaBagCoreTests", dependencies: [
+            "TeaBagCore",
+        ]),
+        .testTarget(name: "TeaBagPluginsTests", dependencies: [
+            "TeaBagPlugins", "TeaBagConfig",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+    ]
+)

@@ -1,0 +1,102 @@
+/// One path's oplog in memory: exactly one base value-op and the payload ops
+/// it does not cover, kept in fold order (SPEC §3).
+public struct Oplog: Sendable, Equatable {
+    public private(set) var base: Op
+    /// Payload ops in fold order.
+    public private(set) var ops: [Op]
+    private var shas: Set<String>
+
+    public init() {
+        self.base = .empty
+        self.ops = []
+        self.shas = []
+    }
+
+    /// An oplog from its wire form (an array whose first element is the base),
+    /// or from any set of ops: each is merged, so the result obeys the rules
+    /// whatever order they come in.
+    public init<S: Sequence>(merging ops: S) where S.Element == Op {
+        self.init()
+        for op in ops { merge(op) }
+    }
+
+    /// The oplog as the protocol shows it: the base first, then the payload ops.
+    public var wire: [Op] { [base] + ops }
+
+    public var payloadCount: Int { ops.count }
+
+    /// Newest date held, for the date rule of new ops.
+    public var newestDate: Int64 { ops.reduce(base.date) { max($0, $1.date) } }
+
+    public func holds(sha: String) -> Bool { sha == base.sha || shas.contains(sha) }
+
+    /// Every sha held, base included.
+    public var allSHAs: Set<String> { shas.union([base.sha]) }
+
+    public enum MergeResult: Sendable, Equatable {
+        case noop
+        case added
+        /// The op became the base; `dropped` are the payload ops it covered.
+        case replacedBase(dropped: [Op])
+
+        public var changed: Bool { self != .noop }
+    }
+
+    /// Merges one op by rules 1–4.
+    @discardableResult
+    public mutating func merge(_ op: Op) -> MergeResult {
+        switch MergeRules.decide(op, base: base, alreadyHeld: shas.contains(op.sha)) {
+        case .noop:
+            return .noop
+        case .keep:
+            let key = MergeRules.orderKey(op, base: base)
+            ops.insert(op, at: insertionIndex(for: key))
+            shas.insert(op.sha)
+            return .added
+        case .replaceBase:
+            let newBase = op
+            var kept: [Op] = []
+            var dropped: [Op] = []
+            for existing in ops {
+                if MergeRules.isCovered(existing, by: newBase) { dropped.append(existing) } else { kept.append(existing) }
+            }
+            base = newBase
+            for gone in dropped { shas.remove(gone.sha) }
+            // Lateness is judged against the new base, so the order may change.
+            ops = kept.sorted { MergeRules.orderKey($0, base: newBase) < MergeRules.orderKey($1, base: newBase) }
+            return .replacedBase(dropped: dropped)
+        }
+    }
+
+    /// Removes a payload op (the origin does so when a store refuses it for good).
+    @discardableResult
+    public mutating func remove(sha: String) -> Op? {
+        guard shas.contains(sha), let index = ops.firstIndex(where: { $0.sha == sha }) else { return nil }
+        shas.remove(sha)
+        return ops.remove(at: index)
+    }
+
+    private func insertionIndex(for key: MergeRules.OrderKey) -> Int {
+        // Appends are the common case: new ops carry the newest dates.
+        if let last = ops.last, MergeRules.orderKey(last, base: base) < key { return ops.count }
+        var low = 0
+        var high = ops.count
+        while low < high {
+            let mid = (low + high) / 2
+            if MergeRules.orderKey(ops[mid], base: base) < key { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// The covers of a value-op that prunes this oplog: the base's covers
+    /// raised by the (node, seq) of every folded op.
+    public var pruneCovers: [String: Int64] {
+        var covers = base.covers ?? [:]
+        for op in ops {
+            if let node = op.node, let seq = op.seq { covers[node] = max(covers[node, default: 0], seq) }
+        }
+        return covers
+    }
+
+    public static func == (a: Oplog, b: Oplog) -> Bool { a.base == b.base && a.ops == b.ops }
+}

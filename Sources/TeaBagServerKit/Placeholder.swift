@@ -1,0 +1,1 @@
+// Shared server parts; see the table and store issues.
