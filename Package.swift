@@ -83,6 +83,7 @@ let package = Package(
         .testTarget(name: "TeaBagPluginsTests", dependencies: [
             "TeaBagPlugins", "TeaBagConfig",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
     ]
 )

@@ -68,16 +68,17 @@ public struct ConfD: Sendable {
     private mutating func flatten(_ node: Node, prefix: String, origin: String) throws(ConfigError) {
         switch node {
         case .mapping(let mapping):
+            // A section replacing a plain value replaces it; sections merge key by key.
+            if !prefix.isEmpty { values.removeValue(forKey: prefix) }
             for (keyNode, valueNode) in mapping {
                 guard let key = keyNode.string, !key.isEmpty, !key.contains(".") else {
                     throw ConfigError(origin: origin, key: prefix, problem: "keys must be plain non-empty names")
                 }
                 let full = prefix.isEmpty ? key : "\(prefix).\(key)"
-                // A later file replacing a section by a scalar (or back) replaces it whole.
-                values = values.filter { !$0.key.hasPrefix(full + ".") }
                 try flatten(valueNode, prefix: full, origin: origin)
             }
         case .sequence(let sequence):
+            removeSection(prefix)
             var items: [String] = []
             for item in sequence {
                 guard case .scalar(let scalar) = item else {
@@ -87,9 +88,18 @@ public struct ConfD: Sendable {
             }
             values[prefix] = ConfValue(scalar: .list(items), origin: origin)
         case .scalar(let scalar):
+            removeSection(prefix)
             values[prefix] = ConfValue(scalar: Self.typed(scalar), origin: origin)
         case .alias:
             throw ConfigError(origin: origin, key: prefix, problem: "YAML anchors and aliases are not supported here")
+        }
+    }
+
+    /// A plain value replacing a whole section (in a later file) replaces it whole.
+    private mutating func removeSection(_ prefix: String) {
+        let start = prefix + "."
+        if values.keys.contains(where: { $0.hasPrefix(start) }) {
+            values = values.filter { !$0.key.hasPrefix(start) }
         }
     }
 

@@ -57,6 +57,10 @@ public struct FoldOutcome: Sendable, Equatable {
     public struct SkippedOp: Sendable, Equatable {
         public let sha: String
         public let message: String
+        public init(sha: String, message: String) {
+            self.sha = sha
+            self.message = message
+        }
     }
 }
 

@@ -185,7 +185,9 @@ public final class PluginHost: Sendable {
     /// and reloads once a change has held still for one interval (so a file
     /// being copied is not loaded half-written). Runs until cancelled.
     public func watch(every interval: Duration = .milliseconds(500)) async {
-        var settled = snapshot()
+        // Compare against what was loaded, not against the first poll: a
+        // change made between the last load and the watcher's start counts.
+        var settled = state.withLock { $0.loaded.mapValues(\.signature) }
         var pending: [String: FileSignature]? = nil
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)

@@ -21,17 +21,31 @@ public struct PluginReducer: Reducer, @unchecked Sendable {
     }
 
     public func fold(state: JSON, ops: ArraySlice<Op>) throws(ReducerRefusal) -> JSON {
-        var opsBytes: [UInt8] = []
-        opsBytes.reserveCapacity(ops.reduce(2) { $0 + $1.reducerEntry.count + 1 })
-        opsBytes.append(UInt8(ascii: "["))
-        var first = true
-        for op in ops {
-            if !first { opsBytes.append(UInt8(ascii: ",")) }
-            first = false
-            opsBytes.append(contentsOf: op.reducerEntry)
+        try foldEncoded(state: state.canonicalBytes, ops: Self.encode(ops))
+    }
+
+    /// The JSON array a plugin's fold receives: each op's cached reducer
+    /// entry, comma-separated. One allocation and one copy per op, since a
+    /// replay of 100,000 ops spends its time here if anywhere.
+    public static func encode(_ ops: ArraySlice<Op>) -> [UInt8] {
+        var total = 2 + max(0, ops.count - 1)
+        for op in ops { total += op.reducerEntry.count }
+        return [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
+            var cursor = buffer.baseAddress!
+            cursor.pointee = UInt8(ascii: "[")
+            cursor += 1
+            var first = true
+            for op in ops {
+                if !first { cursor.pointee = UInt8(ascii: ","); cursor += 1 }
+                first = false
+                op.reducerEntry.withUnsafeBufferPointer { entry in
+                    cursor.update(from: entry.baseAddress!, count: entry.count)
+                    cursor += entry.count
+                }
+            }
+            cursor.pointee = UInt8(ascii: "]")
+            count = total
         }
-        opsBytes.append(UInt8(ascii: "]"))
-        return try foldEncoded(state: state.canonicalBytes, ops: opsBytes)
     }
 
     /// Folds pre-encoded JSON (the state and an array of reducer entries).

@@ -1,0 +1,12 @@
+/// `teabag-bench`: measurements that print figures and write them under
+/// docs/benchmarks/. Not tests: nothing here asserts a speed.
+import ArgumentParser
+
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "teabag-bench",
+        abstract: "TeaBag benchmarks; each writes docs/benchmarks/<name>.md.",
+        subcommands: [FoldBench.self]
+    )
+}

@@ -1,0 +1,54 @@
+/// Timing and report helpers shared by the benchmarks.
+import Foundation
+
+struct Timing {
+    /// Runs `body` `runs` times and returns each run's seconds.
+    static func repeated(_ runs: Int, _ body: () throws -> Void) rethrows -> [Double] {
+        var seconds: [Double] = []
+        for _ in 0..<runs {
+            let start = ContinuousClock.now
+            try body()
+            let elapsed = ContinuousClock.now - start
+            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
+        return seconds
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
+
+enum Report {
+    /// What the figures were measured on, for the report's header.
+    static func machine() -> String {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let memory = ProcessInfo.processInfo.physicalMemory / (1 << 30)
+        var cpu = "unknown CPU"
+        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) {
+            cpu = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpu
+        }
+        #if DEBUG
+        let build = "debug build (figures are not representative; use -c release)"
+        #else
+        let build = "release build"
+        #endif
+        return "\(cores) cores, \(memory) GiB, \(cpu); \(build)"
+    }
+
+    static func formatRate(_ perSecond: Double) -> String {
+        let rounded = Int((perSecond / 1_000).rounded()) * 1_000
+        let formatter = NumberFormatter()
+        formatter.numberStyle = .decimal
+        formatter.groupingSeparator = ","
+        return formatter.string(from: NSNumber(value: rounded)) ?? "\(rounded)"
+    }
+
+    static func write(_ markdown: String, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try markdown.write(to: url, atomically: true, encoding: .utf8)
+    }
+}
