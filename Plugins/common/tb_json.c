@@ -162,13 +162,9 @@ static cJSON *parse_value(tb_parser *ps, int depth) {
   const char close = c == '[' ? ']' : '}';
   v = c == '[' ? cJSON_CreateArray() : cJSON_CreateObject();
   if (!v) return parse_oom(ps);
-  s->p++;
-  tb_scan_ws(s);
-  if (s->p < s->end && *s->p == close) {
-    s->p++;
-    return v;
-  }
-  for (;;) {
+  if (tb_scan_open(s, close)) return v;
+  int more;
+  do {
     char *key = NULL;
     if (close == '}') {
       if (s->p >= s->end || *s->p != '"') {
@@ -203,18 +199,8 @@ static cJSON *parse_value(tb_parser *ps, int depth) {
       parse_oom(ps);
       goto fail;
     }
-    tb_scan_ws(s);
-    if (s->p < s->end && *s->p == ',') {
-      s->p++;
-      tb_scan_ws(s);
-    } else if (s->p < s->end && *s->p == close) {
-      s->p++;
-      break;
-    } else {
-      tb_scan_unexpected(s, close == ']' ? "',' or ']'" : "',' or '}'");
-      goto fail;
-    }
-  }
+  } while ((more = tb_scan_next(s, close)) == 1);
+  if (more < 0) goto fail;
   if (close == '}' && tb_json_sort_object(v)) {
     parse_oom(ps);
     goto fail;
@@ -372,4 +358,95 @@ const char *tb_json_type(const cJSON *v) {
     case cJSON_Object: return "object";
     default: return "null";
   }
+}
+
+/* ---- a reducer's inputs ------------------------------------------------------ */
+
+static cJSON *parse_input(tb_slice in, int max_depth, const char *who,
+                          const char *what, tb_result *out) {
+  char msg[256];
+  cJSON *v = tb_json_parse(in.data, in.len, max_depth, msg, sizeof msg);
+  if (!v) tb_refuse(out, "%s: %s is not valid JSON: %s", who, what, msg);
+  return v;
+}
+
+cJSON *tb_json_state(tb_slice state, const char *who, tb_result *out) {
+  return parse_input(state, TB_MAX_DEPTH + 4, who, "state", out);
+}
+
+int tb_json_validate(tb_slice payload, tb_json_pick pick, const char *who,
+                     tb_result *out) {
+  char msg[256];
+  int add;
+  cJSON *p = parse_input(payload, TB_MAX_DEPTH, who, "payload", out);
+  if (!p) return 1;
+  int picked = !pick || pick(p, &add, msg, sizeof msg);
+  cJSON_Delete(p);
+  return picked ? 0 : tb_refuse(out, "%s: %s", who, msg);
+}
+
+int tb_json_ops_next(tb_ops_iter *it, cJSON **p, const char *who, tb_result *out) {
+  tb_slice payload;
+  char msg[256];
+  int r = tb_ops_next(it, &payload);
+  if (r < 0) {
+    tb_refuse(out, "%s: %s", who, it->s.err);
+    return -1;
+  }
+  if (r == 0) return 0;
+  *p = tb_json_parse(payload.data, payload.len, TB_MAX_DEPTH, msg, sizeof msg);
+  if (!*p) {
+    tb_refuse(out, "%s: ops[%zu].payload is not valid JSON: %s", who, it->index, msg);
+    return -1;
+  }
+  return 1;
+}
+
+/* ---- lists of canonical texts -------------------------------------------------- */
+
+static int canon_push(tb_canon_list *l, const cJSON *x, int add) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    tb_canon *v = realloc(l->v, cap * sizeof *v);
+    if (!v) return -1;
+    l->v = v;
+    l->cap = cap;
+  }
+  char *text = tb_json_canon_str(x, NULL);
+  if (!text) return -1;
+  l->v[l->n] = (tb_canon){text, l->n, add};
+  l->n++;
+  return 0;
+}
+
+int tb_canon_collect(tb_canon_list *l, cJSON *st, const cJSON *items, tb_slice ops,
+                     tb_json_pick pick, const char *who, tb_result *out) {
+  int failed = 0;
+  for (const cJSON *x = items ? items->child : NULL; x && !failed; x = x->next)
+    failed = canon_push(l, x, 1);
+  cJSON_Delete(st);
+  if (failed) return tb_refuse(out, "%s: out of memory", who);
+
+  tb_ops_iter it;
+  cJSON *p;
+  int r;
+  tb_ops_begin(&it, ops);
+  while ((r = tb_json_ops_next(&it, &p, who, out)) == 1) {
+    char msg[256];
+    int add = 1;
+    const cJSON *x = pick ? pick(p, &add, msg, sizeof msg) : p;
+    if (!x) {
+      cJSON_Delete(p);
+      return tb_refuse(out, "%s: ops[%zu].%s", who, it.index, msg);
+    }
+    failed = canon_push(l, x, add);
+    cJSON_Delete(p);
+    if (failed) return tb_refuse(out, "%s: out of memory", who);
+  }
+  return r < 0;
+}
+
+void tb_canon_list_free(tb_canon_list *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->v[i].text);
+  free(l->v);
 }

@@ -54,4 +54,48 @@ int tb_json_sort_object(cJSON *obj);
 /* The JSON type name of a cJSON value: "object", "array", ... */
 const char *tb_json_type(const cJSON *v);
 
+/* ---- a reducer's inputs as trees -----------------------------------------
+   These refuse (tb_refuse) with messages that start "<who>: ". */
+
+/* The element a reducer takes from a parsed payload p (p itself or a part
+   of it) and whether it adds it (*add = 1) or removes it (0); NULL with a
+   message in msg[0..msz) when the payload's shape is refused. */
+typedef const cJSON *(*tb_json_pick)(const cJSON *p, int *add, char *msg, size_t msz);
+
+/* Parses a state (TB_MAX_DEPTH + 4 levels). NULL after refusing with
+   "<who>: state is not valid JSON: <why>". */
+cJSON *tb_json_state(tb_slice state, const char *who, tb_result *out);
+
+/* A validate: the payload must parse (TB_MAX_DEPTH levels) and, when pick is
+   non-NULL, be picked. Returns 0, or refuses (returns 1) with
+   "<who>: payload is not valid JSON: <why>" or "<who>: <pick's message>". */
+int tb_json_validate(tb_slice payload, tb_json_pick pick, const char *who,
+                     tb_result *out);
+
+/* tb_ops_next with the payload parsed: returns 1 with *p its tree (the caller
+   deletes it), 0 after the last op, or -1 after refusing with
+   "<who>: ops[i].payload is not valid JSON: <why>" or "<who>: <it->s.err>". */
+int tb_json_ops_next(tb_ops_iter *it, cJSON **p, const char *who, tb_result *out);
+
+/* ---- lists of canonical texts (log, set) --------------------------------- */
+typedef struct {
+  char *text;   /* canonical JSON of the element */
+  size_t order; /* position: state elements first, then ops in order */
+  int add;      /* 1: added, 0: removed */
+} tb_canon;
+
+typedef struct {
+  tb_canon *v;
+  size_t n, cap;
+} tb_canon_list;
+
+/* Appends to *l the elements of items (an array inside st, or NULL) as
+   added, deletes st, then appends one element per op of ops: its payload
+   when pick is NULL, else what pick takes from it. Returns 0, or refuses
+   (returns 1): a payload that is not valid JSON, "<who>: ops[i].<pick's
+   message>", malformed ops, "<who>: out of memory". Free *l either way. */
+int tb_canon_collect(tb_canon_list *l, cJSON *st, const cJSON *items, tb_slice ops,
+                     tb_json_pick pick, const char *who, tb_result *out);
+void tb_canon_list_free(tb_canon_list *l);
+
 #endif /* TB_JSON_H */

@@ -374,6 +374,20 @@ static int scan_literal(tb_scan *s, const char *w, size_t n) {
   return tb_scan_unexpected(s, "a value");
 }
 
+/* An object key and its ':' (s->p at the key): skips the key, the ':' and
+   the whitespace around it. *key_end receives the end of the key's raw
+   text (after its closing quote), *escaped whether it had a backslash. */
+static inline int scan_key(tb_scan *s, const char **key_end, int *escaped) {
+  if (s->p >= s->end || *s->p != '"') return tb_scan_unexpected(s, "a string key");
+  if (tb_scan_string(s, NULL, escaped)) return -1;
+  *key_end = s->p;
+  tb_scan_ws(s);
+  if (s->p >= s->end || *s->p != ':') return tb_scan_unexpected(s, "':'");
+  s->p++;
+  tb_scan_ws(s);
+  return 0;
+}
+
 int tb_scan_value(tb_scan *s, int depth) {
   if (s->p >= s->end) return tb_scan_unexpected(s, "a value");
   char c = *s->p;
@@ -382,57 +396,17 @@ int tb_scan_value(tb_scan *s, int depth) {
   if (c == 't') return scan_literal(s, "true", 4);
   if (c == 'f') return scan_literal(s, "false", 5);
   if (c == 'n') return scan_literal(s, "null", 4);
-  if (c == '[') {
-    if (depth >= TB_MAX_DEPTH) return tb_scan_fail(s, "nesting too deep");
-    s->p++;
-    tb_scan_ws(s);
-    if (s->p < s->end && *s->p == ']') {
-      s->p++;
-      return 0;
-    }
-    for (;;) {
-      if (tb_scan_value(s, depth + 1)) return -1;
-      tb_scan_ws(s);
-      if (s->p < s->end && *s->p == ',') {
-        s->p++;
-        tb_scan_ws(s);
-      } else if (s->p < s->end && *s->p == ']') {
-        s->p++;
-        return 0;
-      } else {
-        return tb_scan_unexpected(s, "',' or ']'");
-      }
-    }
-  }
-  if (c == '{') {
-    if (depth >= TB_MAX_DEPTH) return tb_scan_fail(s, "nesting too deep");
-    s->p++;
-    tb_scan_ws(s);
-    if (s->p < s->end && *s->p == '}') {
-      s->p++;
-      return 0;
-    }
-    for (;;) {
-      if (s->p >= s->end || *s->p != '"') return tb_scan_unexpected(s, "a string key");
-      if (tb_scan_string(s, NULL, NULL)) return -1;
-      tb_scan_ws(s);
-      if (s->p >= s->end || *s->p != ':') return tb_scan_unexpected(s, "':'");
-      s->p++;
-      tb_scan_ws(s);
-      if (tb_scan_value(s, depth + 1)) return -1;
-      tb_scan_ws(s);
-      if (s->p < s->end && *s->p == ',') {
-        s->p++;
-        tb_scan_ws(s);
-      } else if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        return 0;
-      } else {
-        return tb_scan_unexpected(s, "',' or '}'");
-      }
-    }
-  }
-  return tb_scan_unexpected(s, "a value");
+  if (c != '[' && c != '{') return tb_scan_unexpected(s, "a value");
+  if (depth >= TB_MAX_DEPTH) return tb_scan_fail(s, "nesting too deep");
+  const char close = c == '[' ? ']' : '}';
+  if (tb_scan_open(s, close)) return 0;
+  int more;
+  do {
+    const char *key_end;
+    if (close == '}' && scan_key(s, &key_end, NULL)) return -1;
+    if (tb_scan_value(s, depth + 1)) return -1;
+  } while ((more = tb_scan_next(s, close)) == 1);
+  return more;
 }
 
 int tb_scan_document(tb_scan *s, const char **vb, const char **ve) {
@@ -442,6 +416,18 @@ int tb_scan_document(tb_scan *s, const char **vb, const char **ve) {
   *ve = s->p;
   tb_scan_ws(s);
   if (s->p != s->end) return tb_scan_unexpected(s, "end of input");
+  return 0;
+}
+
+int tb_document(tb_slice in, tb_slice *value, const char *who, const char *what,
+                tb_result *out) {
+  tb_scan s;
+  const char *b, *e;
+  tb_scan_init(&s, in.data, in.len);
+  if (tb_scan_document(&s, &b, &e))
+    return tb_refuse(out, "%s: %s is not valid JSON: %s", who, what, s.err);
+  value->data = b;
+  value->len = (size_t)(e - b);
   return 0;
 }
 
@@ -470,32 +456,20 @@ static int ops_syntax_error(tb_ops_iter *it) {
 
 int tb_ops_next(tb_ops_iter *it, tb_slice *payload) {
   tb_scan *s = &it->s;
+  int more;
   if (it->state == 2) return 0;
   if (it->state < 0) return -1;
-  tb_scan_ws(s);
   if (it->state == 0) {
+    tb_scan_ws(s);
     if (s->p >= s->end || *s->p != '[') {
       tb_scan_unexpected(s, "'[' (ops must be an array)");
       return ops_syntax_error(it);
     }
-    s->p++;
-    tb_scan_ws(s);
-    if (s->p < s->end && *s->p == ']') {
-      s->p++;
-      goto done;
-    }
+    if (tb_scan_open(s, ']')) goto done;
     it->state = 1;
-  } else {
-    if (s->p < s->end && *s->p == ',') {
-      s->p++;
-      tb_scan_ws(s);
-    } else if (s->p < s->end && *s->p == ']') {
-      s->p++;
-      goto done;
-    } else {
-      tb_scan_unexpected(s, "',' or ']'");
-      return ops_syntax_error(it);
-    }
+  } else if ((more = tb_scan_next(s, ']')) != 1) {
+    if (more < 0) return ops_syntax_error(it);
+    goto done;
   }
 
   /* One op: an object whose "payload" member we want. */
@@ -507,21 +481,12 @@ int tb_ops_next(tb_ops_iter *it, tb_slice *payload) {
     it->state = -1;
     return -1;
   }
-  s->p++;
-  tb_scan_ws(s);
   int found = 0;
-  if (s->p < s->end && *s->p == '}') {
-    s->p++;
-  } else {
-    for (;;) {
-      if (s->p >= s->end || *s->p != '"') {
-        tb_scan_unexpected(s, "a string key");
-        return ops_syntax_error(it);
-      }
-      const char *kb = s->p;
+  if (!tb_scan_open(s, '}')) {
+    do {
+      const char *kb = s->p, *ke = kb;
       int escaped = 0;
-      if (tb_scan_string(s, NULL, &escaped)) return ops_syntax_error(it);
-      const char *ke = s->p;
+      if (scan_key(s, &ke, &escaped)) return ops_syntax_error(it);
       int is_payload;
       if (!escaped) {
         is_payload = ke - kb == 9 && memcmp(kb, "\"payload\"", 9) == 0;
@@ -533,13 +498,6 @@ int tb_ops_next(tb_ops_iter *it, tb_slice *payload) {
                      memcmp(d.data, "payload", 7) == 0;
         tb_buf_free(&d);
       }
-      tb_scan_ws(s);
-      if (s->p >= s->end || *s->p != ':') {
-        tb_scan_unexpected(s, "':'");
-        return ops_syntax_error(it);
-      }
-      s->p++;
-      tb_scan_ws(s);
       const char *vb = s->p;
       /* depth 0: a payload may nest as deeply as a payload given alone to
          validate. */
@@ -549,18 +507,8 @@ int tb_ops_next(tb_ops_iter *it, tb_slice *payload) {
         payload->len = (size_t)(s->p - vb);
         found = 1;
       }
-      tb_scan_ws(s);
-      if (s->p < s->end && *s->p == ',') {
-        s->p++;
-        tb_scan_ws(s);
-      } else if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        break;
-      } else {
-        tb_scan_unexpected(s, "',' or '}'");
-        return ops_syntax_error(it);
-      }
-    }
+    } while ((more = tb_scan_next(s, '}')) == 1);
+    if (more < 0) return ops_syntax_error(it);
   }
   if (!found) {
     snprintf(s->err, sizeof s->err, "ops[%zu] has no \"payload\"", it->count);

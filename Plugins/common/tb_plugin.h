@@ -20,6 +20,24 @@
 #define TB_EXPORT __attribute__((visibility("default")))
 #define TB_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+/* Defines a plugin's one reducer (free_result: tb_free_result) and its
+   exported entry point teabag_reducers():
+   TB_REDUCER("counter", "1.0.0", counter_fold, counter_validate) */
+#define TB_REDUCER(type_, version_, fold_, validate_)                \
+  static const tb_reducer tb_reducers[] = {{                         \
+      .abi_version = TEABAG_ABI_VERSION,                             \
+      .struct_size = sizeof(tb_reducer),                             \
+      .type = type_,                                                 \
+      .version = version_,                                           \
+      .fold = fold_,                                                 \
+      .validate = validate_,                                         \
+      .free_result = tb_free_result,                                 \
+  }};                                                                \
+  TB_EXPORT const tb_reducer *teabag_reducers(size_t *count) {       \
+    *count = sizeof tb_reducers / sizeof tb_reducers[0];             \
+    return tb_reducers;                                              \
+  }
+
 /* Deepest nesting of arrays/objects accepted (a deeper input is refused,
    never a stack overflow). */
 #define TB_MAX_DEPTH 512
@@ -99,6 +117,42 @@ int tb_scan_number(tb_scan *s);
 /* The whole input must be exactly one value with optional whitespace around;
    *vb and *ve receive the value's span. */
 int tb_scan_document(tb_scan *s, const char **vb, const char **ve);
+/* Arrays and objects, close = ']' or '}'. tb_scan_open: s->p at the opening
+   bracket; skips it and the whitespace after, returns 1 when the container
+   is empty (its close skipped too), else 0. tb_scan_next: after a member,
+   skips whitespace and then ',' and the whitespace after it (returns 1: a
+   member follows) or the close (returns 0); anything else fails with
+   "unexpected ..., expected ',' or ']'" (or '}') and returns -1.
+   (Inline: tb_ops_next runs them for every op of a replay.) */
+static inline int tb_scan_open(tb_scan *s, char close) {
+  s->p++;
+  tb_scan_ws(s);
+  if (s->p < s->end && *s->p == close) {
+    s->p++;
+    return 1;
+  }
+  return 0;
+}
+
+static inline int tb_scan_next(tb_scan *s, char close) {
+  tb_scan_ws(s);
+  if (s->p < s->end && *s->p == ',') {
+    s->p++;
+    tb_scan_ws(s);
+    return 1;
+  }
+  if (s->p < s->end && *s->p == close) {
+    s->p++;
+    return 0;
+  }
+  return tb_scan_unexpected(s, close == ']' ? "',' or ']'" : "',' or '}'");
+}
+
+/* tb_scan_document of a whole input for a reducer: *value receives the
+   value's span. Returns 0, or refuses (returns 1) with
+   "<who>: <what> is not valid JSON: <why>". */
+int tb_document(tb_slice in, tb_slice *value, const char *who, const char *what,
+                tb_result *out);
 
 /* The JSON type of a (validated) value from its first byte: "object",
    "array", "string", "boolean", "null" or "number". */

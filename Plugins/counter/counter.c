@@ -27,23 +27,18 @@ static int number_of(const char *b, const char *e, double *v, const char *what,
 }
 
 static int counter_validate(tb_slice payload, tb_result *out) {
-  tb_scan s;
-  const char *b, *e;
+  tb_slice value;
   double v;
-  tb_scan_init(&s, payload.data, payload.len);
-  if (tb_scan_document(&s, &b, &e))
-    return tb_refuse(out, "counter: payload is not valid JSON: %s", s.err);
-  return number_of(b, e, &v, "payload", out);
+  if (tb_document(payload, &value, "counter", "payload", out)) return 1;
+  return number_of(value.data, value.data + value.len, &v, "payload", out);
 }
 
 static int counter_fold(tb_slice state, tb_slice ops, tb_result *out) {
-  tb_scan s;
-  const char *b, *e;
+  tb_slice value;
   double sum = 0;
 
-  tb_scan_init(&s, state.data, state.len);
-  if (tb_scan_document(&s, &b, &e))
-    return tb_refuse(out, "counter: state is not valid JSON: %s", s.err);
+  if (tb_document(state, &value, "counter", "state", out)) return 1;
+  const char *b = value.data, *e = value.data + value.len;
   if (*b != 'n') {
     if (*b != '-' && !(*b >= '0' && *b <= '9'))
       return tb_refuse(out, "counter: state must be a number or null, got \"%s\"",
@@ -78,17 +73,4 @@ static int counter_fold(tb_slice state, tb_slice ops, tb_result *out) {
   return 0;
 }
 
-static const tb_reducer reducers[] = {{
-    .abi_version = TEABAG_ABI_VERSION,
-    .struct_size = sizeof(tb_reducer),
-    .type = "counter",
-    .version = "1.0.0",
-    .fold = counter_fold,
-    .validate = counter_validate,
-    .free_result = tb_free_result,
-}};
-
-TB_EXPORT const tb_reducer *teabag_reducers(size_t *count) {
-  *count = sizeof reducers / sizeof reducers[0];
-  return reducers;
-}
+TB_REDUCER("counter", "1.0.0", counter_fold, counter_validate)

@@ -55,17 +55,12 @@ oom:
 }
 
 static int merge_validate(tb_slice payload, tb_result *out) {
-  char msg[256];
-  cJSON *p = tb_json_parse(payload.data, payload.len, TB_MAX_DEPTH, msg, sizeof msg);
-  if (!p) return tb_refuse(out, "merge: payload is not valid JSON: %s", msg);
-  cJSON_Delete(p);
-  return 0;
+  return tb_json_validate(payload, NULL, "merge", out);
 }
 
 static int merge_fold(tb_slice state, tb_slice ops, tb_result *out) {
-  char msg[256];
-  cJSON *v = tb_json_parse(state.data, state.len, TB_MAX_DEPTH + 4, msg, sizeof msg);
-  if (!v) return tb_refuse(out, "merge: state is not valid JSON: %s", msg);
+  cJSON *v = tb_json_state(state, "merge", out);
+  if (!v) return 1;
   if (cJSON_IsNull(v)) {
     cJSON_Delete(v);
     v = cJSON_CreateObject();
@@ -73,21 +68,16 @@ static int merge_fold(tb_slice state, tb_slice ops, tb_result *out) {
   }
 
   tb_ops_iter it;
-  tb_slice payload;
+  cJSON *p;
   int r;
   tb_ops_begin(&it, ops);
-  while ((r = tb_ops_next(&it, &payload)) == 1) {
-    cJSON *p = tb_json_parse(payload.data, payload.len, TB_MAX_DEPTH, msg, sizeof msg);
-    if (!p) {
-      cJSON_Delete(v);
-      return tb_refuse(out, "merge: ops[%zu].payload is not valid JSON: %s", it.index, msg);
-    }
+  while ((r = tb_json_ops_next(&it, &p, "merge", out)) == 1) {
     v = merge_patch(v, p);
     if (!v) return tb_refuse(out, "merge: out of memory");
   }
   if (r < 0) {
     cJSON_Delete(v);
-    return tb_refuse(out, "merge: %s", it.s.err);
+    return 1;
   }
 
   tb_buf buf = {0};
@@ -96,17 +86,4 @@ static int merge_fold(tb_slice state, tb_slice ops, tb_result *out) {
   return tb_buf_finish(&buf, out, "merge");
 }
 
-static const tb_reducer reducers[] = {{
-    .abi_version = TEABAG_ABI_VERSION,
-    .struct_size = sizeof(tb_reducer),
-    .type = "merge",
-    .version = "1.0.0",
-    .fold = merge_fold,
-    .validate = merge_validate,
-    .free_result = tb_free_result,
-}};
-
-TB_EXPORT const tb_reducer *teabag_reducers(size_t *count) {
-  *count = sizeof reducers / sizeof reducers[0];
-  return reducers;
-}
+TB_REDUCER("merge", "1.0.0", merge_fold, merge_validate)

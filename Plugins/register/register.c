@@ -9,21 +9,13 @@
 #include "tb_plugin.h"
 
 static int register_validate(tb_slice payload, tb_result *out) {
-  tb_scan s;
-  const char *b, *e;
-  tb_scan_init(&s, payload.data, payload.len);
-  if (tb_scan_document(&s, &b, &e))
-    return tb_refuse(out, "register: payload is not valid JSON: %s", s.err);
-  return 0;
+  tb_slice value;
+  return tb_document(payload, &value, "register", "payload", out);
 }
 
 static int register_fold(tb_slice state, tb_slice ops, tb_result *out) {
-  tb_scan s;
-  const char *b, *e;
-  tb_scan_init(&s, state.data, state.len);
-  if (tb_scan_document(&s, &b, &e))
-    return tb_refuse(out, "register: state is not valid JSON: %s", s.err);
-  tb_slice value = {b, (size_t)(e - b)};
+  tb_slice value;
+  if (tb_document(state, &value, "register", "state", out)) return 1;
 
   tb_ops_iter it;
   tb_slice payload;
@@ -37,17 +29,4 @@ static int register_fold(tb_slice state, tb_slice ops, tb_result *out) {
   return tb_buf_finish(&buf, out, "register");
 }
 
-static const tb_reducer reducers[] = {{
-    .abi_version = TEABAG_ABI_VERSION,
-    .struct_size = sizeof(tb_reducer),
-    .type = "register",
-    .version = "1.0.0",
-    .fold = register_fold,
-    .validate = register_validate,
-    .free_result = tb_free_result,
-}};
-
-TB_EXPORT const tb_reducer *teabag_reducers(size_t *count) {
-  *count = sizeof reducers / sizeof reducers[0];
-  return reducers;
-}
+TB_REDUCER("register", "1.0.0", register_fold, register_validate)

@@ -1,6 +1,5 @@
 /* crash_fold.c — provokes a crashing plugin: type "crash", whose fold writes through a NULL pointer (SIGSEGV). */
-#include <stdlib.h>
-#include "teabag_reducer.h"
+#include "fixture.h"
 
 static int fold(tb_slice state, tb_slice ops, tb_result *out) {
   (void)state;
@@ -11,19 +10,4 @@ static int fold(tb_slice state, tb_slice ops, tb_result *out) {
   return 0;
 }
 
-static void free_result(tb_result *r) { free(r->data); }
-
-static const tb_reducer reducers[] = {{
-    .abi_version = TEABAG_ABI_VERSION,
-    .struct_size = sizeof(tb_reducer),
-    .type = "crash",
-    .version = "1.0.0",
-    .fold = fold,
-    .validate = NULL,
-    .free_result = free_result,
-}};
-
-const tb_reducer *teabag_reducers(size_t *count) {
-  *count = 1;
-  return reducers;
-}
+FIXTURE_REDUCER("crash", "1.0.0", fold, NULL)

@@ -1,32 +1,5 @@
 /* invalid_json_fold.c — provokes "fold returned invalid JSON": type "badjson", fold returns 0 with `{not json`. */
-#include <stdlib.h>
-#include <string.h>
-#include "teabag_reducer.h"
+#include "fixture.h"
 
-static int fold(tb_slice state, tb_slice ops, tb_result *out) {
-  static const char value[] = "{not json";
-  (void)state;
-  (void)ops;
-  out->data = malloc(sizeof value);
-  if (!out->data) return 1;
-  memcpy(out->data, value, sizeof value);
-  out->len = sizeof value - 1;
-  return 0;
-}
-
-static void free_result(tb_result *r) { free(r->data); }
-
-static const tb_reducer reducers[] = {{
-    .abi_version = TEABAG_ABI_VERSION,
-    .struct_size = sizeof(tb_reducer),
-    .type = "badjson",
-    .version = "1.0.0",
-    .fold = fold,
-    .validate = NULL,
-    .free_result = free_result,
-}};
-
-const tb_reducer *teabag_reducers(size_t *count) {
-  *count = 1;
-  return reducers;
-}
+FIXTURE_FOLD_VALUE(fold, "{not json")
+FIXTURE_REDUCER("badjson", "1.0.0", fold, NULL)

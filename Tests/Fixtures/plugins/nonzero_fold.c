@@ -1,18 +1,6 @@
 /* nonzero_fold.c — provokes the one-by-one fallback: type "refuser" refuses any op whose payload is "bad" ("refuser: bad payload"), else sums numbers like counter. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "teabag_reducer.h"
-
-static int reply(tb_result *out, int rc, const char *text) {
-  size_t n = strlen(text);
-  out->data = malloc(n + 1);
-  out->len = out->data ? n : 0;
-  if (out->data) memcpy(out->data, text, n + 1);
-  return out->data ? rc : 1;
-}
-
-static void free_result(tb_result *r) { free(r->data); }
+#include "fixture.h"
 
 static const char *skip_ws(const char *p, const char *end) {
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
@@ -38,40 +26,28 @@ static int fold(tb_slice state, tb_slice ops, tb_result *out) {
   const char *p = skip_ws(state.data, state.data + state.len), *end = state.data + state.len;
   double sum = 0;
   if (!(end - p >= 4 && memcmp(p, "null", 4) == 0) && number(p, end, &sum, &p))
-    return reply(out, 1, "refuser: state must be a number or null");
+    return fixture_reply(out, 1, "refuser: state must be a number or null");
   /* Simple scan: strings are skipped whole; a "payload" key followed by ':'
      is an op's payload. */
   for (p = ops.data, end = ops.data + ops.len; p < end;) {
     if (*p++ != '"') continue;
     const char *s = p;
     while (end - p >= 2 && *p != '"') p += *p == '\\' ? 2 : 1;
-    if (p >= end || *p != '"') return reply(out, 1, "refuser: malformed ops");
+    if (p >= end || *p != '"') return fixture_reply(out, 1, "refuser: malformed ops");
     size_t n = (size_t)(p++ - s);
     const char *q = skip_ws(p, end);
     if (n != 7 || memcmp(s, "payload", 7) != 0 || q >= end || *q != ':') continue;
     q = skip_ws(q + 1, end);
-    if (end - q >= 5 && memcmp(q, "\"bad\"", 5) == 0) return reply(out, 1, "refuser: bad payload");
+    if (end - q >= 5 && memcmp(q, "\"bad\"", 5) == 0) return fixture_reply(out, 1, "refuser: bad payload");
     double v;
-    if (number(q, end, &v, &p)) return reply(out, 1, "refuser: payload must be a number");
+    if (number(q, end, &v, &p)) return fixture_reply(out, 1, "refuser: payload must be a number");
     sum += v;
   }
   char buf[32];
   if (sum > -9e15 && sum < 9e15 && sum == (double)(long long)sum) snprintf(buf, sizeof buf, "%lld", (long long)sum);
   else snprintf(buf, sizeof buf, "%.17g", sum);
-  return reply(out, 0, buf);
+  return fixture_reply(out, 0, buf);
 }
 
-static const tb_reducer reducers[] = {{
-    .abi_version = TEABAG_ABI_VERSION,
-    .struct_size = sizeof(tb_reducer),
-    .type = "refuser",
-    .version = "1.0.0",
-    .fold = fold,
-    .validate = NULL, /* stores accept "bad": only fold refuses it */
-    .free_result = free_result,
-}};
-
-const tb_reducer *teabag_reducers(size_t *count) {
-  *count = 1;
-  return reducers;
-}
+/* validate NULL: stores accept "bad", only fold refuses it */
+FIXTURE_REDUCER("refuser", "1.0.0", fold, NULL)

@@ -1,10 +1,6 @@
 /* swap_v1.c — hot replacement, first version: type "swap", version 1.0.0, value = state (null = 0) + number of ops folded. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "teabag_reducer.h"
-
-static void free_result(tb_result *r) { free(r->data); }
+#include "fixture.h"
 
 static int fold(tb_slice state, tb_slice ops, tb_result *out) {
   char num[32] = "0";
@@ -26,23 +22,9 @@ static int fold(tb_slice state, tb_slice ops, tb_result *out) {
       depth--;
     }
   }
-  out->data = malloc(32);
-  if (!out->data) return 1;
-  out->len = (size_t)snprintf(out->data, 32, "%lld", count);
-  return 0;
+  char value[32];
+  snprintf(value, sizeof value, "%lld", count);
+  return fixture_reply(out, 0, value);
 }
 
-static const tb_reducer reducers[] = {{
-    .abi_version = TEABAG_ABI_VERSION,
-    .struct_size = sizeof(tb_reducer),
-    .type = "swap",
-    .version = "1.0.0",
-    .fold = fold,
-    .validate = NULL,
-    .free_result = free_result,
-}};
-
-const tb_reducer *teabag_reducers(size_t *count) {
-  *count = 1;
-  return reducers;
-}
+FIXTURE_REDUCER("swap", "1.0.0", fold, NULL)

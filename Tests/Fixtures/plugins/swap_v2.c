@@ -1,32 +1,5 @@
 /* swap_v2.c — hot replacement, second version: type "swap", version 2.0.0, value always the string "v2" (replaces swap_v1). */
-#include <stdlib.h>
-#include <string.h>
-#include "teabag_reducer.h"
+#include "fixture.h"
 
-static int fold(tb_slice state, tb_slice ops, tb_result *out) {
-  static const char value[] = "\"v2\"";
-  (void)state;
-  (void)ops;
-  out->data = malloc(sizeof value);
-  if (!out->data) return 1;
-  memcpy(out->data, value, sizeof value);
-  out->len = sizeof value - 1;
-  return 0;
-}
-
-static void free_result(tb_result *r) { free(r->data); }
-
-static const tb_reducer reducers[] = {{
-    .abi_version = TEABAG_ABI_VERSION,
-    .struct_size = sizeof(tb_reducer),
-    .type = "swap",
-    .version = "2.0.0",
-    .fold = fold,
-    .validate = NULL,
-    .free_result = free_result,
-}};
-
-const tb_reducer *teabag_reducers(size_t *count) {
-  *count = 1;
-  return reducers;
-}
+FIXTURE_FOLD_VALUE(fold, "\"v2\"")
+FIXTURE_REDUCER("swap", "2.0.0", fold, NULL)
