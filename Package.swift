@@ -60,7 +60,10 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .target(name: "TeaBagTable", dependencies: ["TeaBagCore", "TeaBagServerKit"]),
+        .target(name: "TeaBagTable", dependencies: [
+            "TeaBagCore", "TeaBagServerKit", "TeaBagConfig",
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
         .target(name: "TeaBagStore", dependencies: ["TeaBagCore", "TeaBagPlugins", "TeaBagServerKit"]),
         // The client runtime: `import TeaBag`.
         .target(name: "TeaBag", dependencies: ["TeaBagCore", "TeaBagPlugins"]),
@@ -71,12 +74,25 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "TeaBagBench", dependencies: [
-            "TeaBagCore", "TeaBagPlugins",
+            "TeaBagCore", "TeaBagPlugins", "TeaBagServerKit", "TeaBagTable",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Shipped reducer written in Swift (SPEC §4.3); depends on nothing but the ABI.
         .target(name: "StatsReducer", dependencies: ["CTeaBagReducer"], path: "Plugins/stats"),
 
+        // Shared by the integration tests: servers on loopback, HTTP, clocks.
+        .target(name: "TeaBagTestSupport", dependencies: [
+            "TeaBagCore", "TeaBagServerKit", "TeaBagTable",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ], path: "Tests/TeaBagTestSupport"),
+        .testTarget(name: "TeaBagTableTests", dependencies: [
+            "TeaBagTestSupport", "TeaBagTable", "TeaBagServerKit", "TeaBagConfig",
+            .product(name: "InMemoryLogging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .testTarget(name: "TeaBagCoreTests", dependencies: [
             "TeaBagCore",
         ]),

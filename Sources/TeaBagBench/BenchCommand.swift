@@ -3,10 +3,10 @@
 import ArgumentParser
 
 @main
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "teabag-bench",
         abstract: "TeaBag benchmarks; each writes docs/benchmarks/<name>.md.",
-        subcommands: [FoldBench.self]
+        subcommands: [FoldBench.self, TableBench.self]
     )
 }

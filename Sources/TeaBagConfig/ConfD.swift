@@ -34,6 +34,7 @@ public struct ConfValue: Sendable, Equatable {
 /// The merged fragments of one conf.d directory, as dotted keys.
 public struct ConfD: Sendable {
     public private(set) var values: [String: ConfValue] = [:]
+    /// The files that set anything, in the order read.
     public private(set) var files: [String] = []
 
     public init() {}
@@ -57,10 +58,12 @@ public struct ConfD: Sendable {
     public mutating func merge(yaml: String, origin: String) throws(ConfigError) {
         let node: Node?
         do { node = try Yams.compose(yaml: yaml) } catch {
-            throw ConfigError(origin: origin, key: "", problem: "invalid YAML (\(error))")
+            // One line: Yams's message spans several, with a caret diagram.
+            let lines = "\(error)".split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0 != "^" }
+            throw ConfigError(origin: origin, key: "", problem: "invalid YAML (\(lines.prefix(2).joined(separator: " ")))")
         }
+        guard let node else { return }  // an empty or all-comments file sets nothing
         files.append(origin)
-        guard let node else { return }  // an empty or all-comments file
         guard case .mapping = node else { throw ConfigError(origin: origin, key: "", problem: "the top level must be a mapping of keys") }
         try flatten(node, prefix: "", origin: origin)
     }

@@ -1,0 +1,38 @@
+/// `teabag table`: the central authority (SPEC §2.2, §6).
+import ArgumentParser
+import TeaBagConfig
+import TeaBagTable
+
+struct TableCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "table", abstract: "Run the table server (users, sessions, mount tables).")
+
+    @OptionGroup var common: CommonRoleOptions
+
+    @Option(help: "Admin and token-signing key (at least 16 characters); generated into the data directory when unset.")
+    var key: String?
+
+    @Option(help: "The table's public base URL, sent to stores (e.g. https://table.example.com/).")
+    var url: String?
+
+    func run() async throws {
+        var extra: [String: ConfValue.Scalar] = [:]
+        if let key { extra["table.key"] = .string(key) }
+        if let url { extra["table.url"] = .string(url) }
+        let settings = try await common.settings(section: "table", extra: extra)
+        let configuration: TableConfiguration
+        do { configuration = try TableConfiguration(settings: settings) } catch { throw CLIFailure.usage("configuration: \(error.description)") }
+        let logger = RoleRunner.logger("teabag.table", level: configuration.logLevel)
+        let server: TableServer
+        do {
+            server = try TableServer.build(configuration: configuration, logger: logger, announce: true)
+        } catch let error as ConfigError {
+            throw CLIFailure.usage("configuration: \(error.description)")
+        } catch {
+            throw CLIFailure.runtime("table: \(error)")
+        }
+        if let path = server.generatedKeyPath {
+            FileHandleOutput.stderr("teabag table: no key configured; generated one and kept it in \(path) (mode 0600)")
+        }
+        try await RoleRunner.run(server.application, logger: logger, what: "teabag table")
+    }
+}

@@ -1,0 +1,57 @@
+/// Every configuration key TeaBag knows, with its type, default and
+/// environment variables (SPEC §5). conf.d/00-defaults.yaml documents the
+/// same keys for people; `ConfigSchemaTests` keeps the two in step.
+public struct ConfigKeySpec: Sendable {
+    public enum Kind: String, Sendable {
+        case string, int, double, bool, stringList
+    }
+    public let key: String
+    public let kind: Kind
+    /// Allowed values, for enumerations.
+    public let choices: [String]?
+    /// Environment variables that set it, highest priority first.
+    public let environment: [String]
+
+    public init(_ key: String, _ kind: Kind, choices: [String]? = nil, environment: [String] = []) {
+        self.key = key
+        self.kind = kind
+        self.choices = choices
+        self.environment = environment
+    }
+}
+
+public enum ConfigSchema {
+    /// Keys whose children are free names (each reducer is its own section).
+    public static let openSections: Set<String> = ["reducers"]
+
+    public static let keys: [ConfigKeySpec] = [
+        // table
+        .init("table.host", .string),
+        .init("table.port", .int, environment: ["TEABAG_TABLE_PORT"]),
+        .init("table.data", .string, environment: ["TEABAG_TABLE_DATA", "TEABAG_DATA"]),
+        .init("table.key", .string, environment: ["TEABAG_TABLE_KEY"]),
+        .init("table.url", .string, environment: ["TEABAG_TABLE_URL"]),
+        .init("table.body_limit", .int),
+        .init("table.master_hash_rounds", .int),
+        .init("table.confirm_timeout_ms", .int),
+        .init("table.log_level", .string, choices: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+        // store
+        .init("store.host", .string),
+        .init("store.port", .int, environment: ["TEABAG_STORE_PORT"]),
+        .init("store.data", .string, environment: ["TEABAG_STORE_DATA", "TEABAG_DATA"]),
+        .init("store.key", .string, environment: ["TEABAG_STORE_KEY"]),
+        .init("store.durability", .string, choices: ["full", "normal"], environment: ["TEABAG_STORE_DURABILITY"]),
+        .init("store.max_skew_ms", .int),
+        .init("store.long_poll_delay_ms", .int),
+        .init("store.unknown_types", .string, choices: ["accept", "reject"]),
+        .init("store.body_limit", .int),
+        .init("store.log_level", .string, choices: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+        // plugins (store and agent)
+        .init("plugins.directories", .stringList),
+        .init("plugins.poll_ms", .int),
+    ]
+
+    public static func spec(for key: String) -> ConfigKeySpec? {
+        keys.first { $0.key == key }
+    }
+}

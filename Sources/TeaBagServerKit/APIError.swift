@@ -1,0 +1,65 @@
+/// The protocol's error (SPEC §2.1): `{"error":{"name":"Kind:Reason","message":"..."}}`
+/// with a fitting status. Every refusal a server sends is one of these.
+import Hummingbird
+import TeaBagCore
+
+public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
+    public let status: HTTPResponse.Status
+    /// `Kind:Reason`, the original package's names.
+    public let name: String
+    public let message: String
+    /// Extra headers, e.g. `Retry-After` on a retry-later refusal.
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ name: String, _ message: String) {
+        self.status = status
+        self.name = name
+        self.message = message
+    }
+
+    public var description: String { "\(status.code) \(name): \(message)" }
+
+    public var json: JSON { ["error": ["name": .string(name), "message": .string(message)]] }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = Response.json(json, status: status)
+        response.headers.append(contentsOf: headers)
+        return response
+    }
+}
+
+extension APIError {
+    public static func badRequest(_ name: String, _ message: String) -> APIError { APIError(.badRequest, name, message) }
+    public static func unauthorized(_ name: String, _ message: String) -> APIError { APIError(.unauthorized, name, message) }
+    public static func forbidden(_ name: String, _ message: String) -> APIError { APIError(.forbidden, name, message) }
+    public static func notFound(_ name: String, _ message: String) -> APIError { APIError(.notFound, name, message) }
+    public static func unavailable(_ name: String, _ message: String) -> APIError { APIError(.serviceUnavailable, name, message) }
+
+    public static let unknownRoute = APIError(.notFound, "ServerError:UnknownRoute", "no such route; see docs/protocol.md")
+
+    /// A failure that is ours, not the client's: logged in full, answered with 500.
+    public static func `internal`(_ message: String = "internal error; the server log has the details") -> APIError {
+        APIError(.internalServerError, "ServerError:Internal", message)
+    }
+}
+
+private let okBody = ByteBuffer(string: #"{"ok":true}"#)
+
+extension Response {
+    /// A JSON response in canonical form.
+    public static func json(_ value: JSON, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: value.canonicalBytes)))
+    }
+
+    /// `{"ok":true}`.
+    public static var ok: Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: okBody))
+    }
+}
+
+/// A status from a number, for relaying another server's answer.
+public typealias HTTPStatus = HTTPResponse.Status
+extension HTTPResponse.Status {
+    public init(_ code: UInt) { self.init(code: Int(code)) }
+}

@@ -1,0 +1,72 @@
+/// Middleware shared by the servers: one thing each.
+import Foundation
+import Hummingbird
+import Logging
+
+/// Logs each request once, with secrets redacted, and counts it by route and status.
+public struct ObservedRequests<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+
+    public init(metrics: ServerMetrics) {
+        self.metrics = metrics
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let status: Int
+        do {
+            let response = try await next(request, context)
+            status = Int(response.status.code)
+            record(request, context, status: status, since: start)
+            return response
+        } catch let error as APIError {
+            record(request, context, status: Int(error.status.code), since: start)
+            throw error
+        } catch let error as any HTTPResponseError {
+            // Hummingbird's own refusals (no such route, a body over its
+            // hard cap) get the protocol's JSON shape too.
+            let translated = error.status == .notFound
+                ? APIError.unknownRoute
+                : APIError(error.status, "ServerError:\(error.status.reasonPhrase.replacingOccurrences(of: " ", with: ""))", "\(error)")
+            record(request, context, status: Int(translated.status.code), since: start)
+            throw translated
+        } catch {
+            context.logger.error("unhandled error", metadata: ["path": "\(Redaction.path(request.uri.path))", "error": "\(error)"])
+            record(request, context, status: 500, since: start)
+            throw APIError.internal()
+        }
+    }
+
+    private func record(_ request: Request, _ context: Context, status: Int, since start: ContinuousClock.Instant) {
+        let route = context.endpointPath ?? "unmatched"
+        let elapsed = ContinuousClock.now - start
+        metrics.requests(route: route, method: request.method.rawValue, status: status).increment()
+        metrics.latency(route: route).record(elapsed)
+        context.logger.debug("request", metadata: [
+            "method": "\(request.method)", "path": "\(Redaction.path(request.uri.path))", "status": "\(status)",
+            "ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
+        ])
+    }
+}
+
+/// The request context of TeaBag's servers: Hummingbird's basic one with
+/// the body limit of SPEC §2.1.
+public struct ServerContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+    /// Bodies are read through `Request.jsonBody`, which applies the configured limit.
+    public var maxUploadSize: Int { 64 << 20 }
+}
+
+extension Router where Context == ServerContext {
+    /// `/healthz` and `/metrics` (SPEC §2.1).
+    public func addOperationalRoutes(metrics: ServerMetrics) {
+        get("/healthz") { _, _ in Response.ok }
+        get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+        }
+    }
+}

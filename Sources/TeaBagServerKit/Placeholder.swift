@@ -1,1 +1,0 @@
-// Shared server parts; see the table and store issues.

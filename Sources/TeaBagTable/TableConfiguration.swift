@@ -1,0 +1,63 @@
+/// The table's settings (conf.d section `table`, SPEC §5). Each key is read
+/// here and nowhere else:
+///
+/// - `table.host` (string, default `127.0.0.1`): address to bind.
+/// - `table.port` (int, default `4000`; `TEABAG_TABLE_PORT`): 0 picks a free port.
+/// - `table.data` (string, default `data/table`; `TEABAG_DATA`): directory of `table.sqlite` and the generated key.
+/// - `table.key` (string; `TEABAG_TABLE_KEY`): admin key and token-signing key, at least 16 characters;
+///   generated into `<data>/table.key` (mode 0600) when unset.
+/// - `table.url` (string; `TEABAG_TABLE_URL`): the public base sent to stores (`http(s)://…/`);
+///   default `http://<host>:<bound port>/`.
+/// - `table.body_limit` (int, default 1 MiB): larger bodies get 413.
+/// - `table.master_hash_rounds` (int, default 100,000): PBKDF2 rounds of new master hashes.
+/// - `table.confirm_timeout_ms` (int, default 10,000): how long enrollment waits for a store.
+/// - `table.log_level` (default `info`).
+import Configuration
+import Foundation
+import Logging
+import TeaBagConfig
+import TeaBagServerKit
+
+public struct TableConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 4000
+    public var dataDirectory = "data/table"
+    public var key: String?
+    public var publicURL: String?
+    public var bodyLimit = 1 << 20
+    public var masterHashRounds = 100_000
+    public var confirmTimeoutMs = 10_000
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    /// Reads the `table` section; errors name the key.
+    public init(settings: Settings) throws(ConfigError) {
+        let table = settings.reader.scoped(to: "table")
+        host = table.string(forKey: "host", default: host)
+        port = table.int(forKey: "port", default: port)
+        dataDirectory = table.string(forKey: "data", default: dataDirectory)
+        key = table.string(forKey: "key", isSecret: true)
+        publicURL = table.string(forKey: "url")
+        bodyLimit = table.int(forKey: "body_limit", default: bodyLimit)
+        masterHashRounds = table.int(forKey: "master_hash_rounds", default: masterHashRounds)
+        confirmTimeoutMs = table.int(forKey: "confirm_timeout_ms", default: confirmTimeoutMs)
+        logLevel = table.string(forKey: "log_level").flatMap(Logger.Level.init(rawValue:)) ?? logLevel
+        try validate()
+    }
+
+    public func validate() throws(ConfigError) {
+        func bad(_ key: String, _ problem: String) -> ConfigError { ConfigError(origin: "configuration", key: "table.\(key)", problem: problem) }
+        guard (0...65535).contains(port) else { throw bad("port", "must be from 0 to 65535") }
+        if let key, key.count < 16 { throw bad("key", "must be at least 16 characters (or unset, to generate one)") }
+        if let publicURL {
+            guard let url = URLComponents(string: publicURL), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+                  url.query == nil, publicURL.hasSuffix("/") else {
+                throw bad("url", "must be an http(s) URL ending with / and without a query, e.g. https://table.example.com/")
+            }
+        }
+        guard bodyLimit >= 1024 else { throw bad("body_limit", "must be at least 1024 bytes") }
+        guard masterHashRounds >= 1 else { throw bad("master_hash_rounds", "must be positive") }
+        guard confirmTimeoutMs >= 1 else { throw bad("confirm_timeout_ms", "must be positive") }
+    }
+}

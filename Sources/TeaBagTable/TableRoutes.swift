@@ -1,0 +1,140 @@
+/// The table's HTTP routes (SPEC §2.2), each a thin adapter over `TableService`.
+import Crypto
+import Hummingbird
+import TeaBagCore
+import TeaBagServerKit
+
+struct TableRoutes: Sendable {
+    let service: TableService
+    let enroller: StoreEnroller
+    let adminKey: String
+    let limits: BodyLimits
+    /// The table's public base, for the `table_url` it sends to stores.
+    let publicURL: @Sendable () -> String
+
+    func register(on router: Router<ServerContext>) {
+        router.put("/admin/user/:user_id/master/:master") { request, context in
+            try requireAdmin(request)
+            let user = try userID(context, kind: "AdminError")
+            try service.setMaster(user: user, master: try context.parameters.require("master"))
+            return Response.ok
+        }
+
+        router.get("/user/:user_id/session/new") { request, context in
+            let user = try userID(context, kind: "SessionError")
+            try service.authenticate(user: user, master: Credentials(request).master(for: user))
+            let query = request.uri.queryParameters
+            guard let timeout = query["timeout"].flatMap({ Int64($0) }) else {
+                throw APIError.badRequest("SessionError:InvalidTimeout", "give timeout= in ms, from 1000 to 2678400000 (31 days)")
+            }
+            let session = try service.newSession(user: user, timeout: timeout, description: query["description"].map(String.init) ?? "")
+            return Response.json(session.json)
+        }
+
+        router.get("/user/:user_id/session/all") { request, context in
+            let user = try userID(context, kind: "SessionError")
+            try service.authenticate(user: user, master: Credentials(request).master(for: user))
+            return Response.json(.array(service.sessions(user: user).map(\.json)))
+        }
+
+        router.delete("/user/:user_id/session/:session_token") { _, context in
+            let user = try userID(context, kind: "SessionError")
+            try service.revoke(user: user, token: try context.parameters.require("session_token"))
+            return Response.ok
+        }
+
+        router.get("/user/:user_id/session/check/:session_token") { _, context in
+            let user = try userID(context, kind: "SessionError")
+            try service.checkSession(user: user, token: try context.parameters.require("session_token"))
+            return Response.ok
+        }
+
+        router.post("/user/:user_id/table/:channel/store") { request, context in
+            let user = try userID(context, kind: "TableError")
+            let channel = try channelName(context)
+            try service.authenticate(user: user, master: Credentials(request).master(for: user))
+            let body = try await request.jsonBody(limits, errorKind: "TableError")
+            guard let storeURL = body["store_url"]?.stringValue, let code = body["code"]?.stringValue else {
+                throw APIError.badRequest("TableError:InvalidPostBody", "the body must be {\"store_url\": \"http://…/user/N/\", \"code\": \"…\"}")
+            }
+            let url = try StoreEnroller.validate(storeURL: storeURL)
+            let storeID = Digest.sha256Hex(Array(url.utf8))
+            try await enroller.confirm(storeURL: url, code: code, tableURL: "\(publicURL())user/\(user)/", storeID: storeID)
+            let record = StoreRecord(channel: channel, storeID: storeID, url: url, code: code, created: service.clock())
+            try service.record(user: user, store: record)
+            return Response.json(service.storeJSON(record, session: nil))
+        }
+
+        router.delete("/user/:user_id/table/:channel/store/:store_id") { request, context in
+            let user = try userID(context, kind: "TableError")
+            let channel = try channelName(context)
+            try service.authenticate(user: user, master: Credentials(request).master(for: user))
+            try service.removeStore(user: user, channel: channel, storeID: try context.parameters.require("store_id"))
+            return Response.ok
+        }
+
+        router.delete("/user/:user_id/table/:channel") { request, context in
+            let user = try userID(context, kind: "TableError")
+            let channel = try channelName(context)
+            try service.authenticate(user: user, master: Credentials(request).master(for: user))
+            try service.removeChannel(user: user, channel: channel)
+            return Response.ok
+        }
+
+        router.get("/user/:user_id/table") { request, context in
+            let user = try userID(context, kind: "TableError")
+            let session = try authenticateMasterOrSession(request, user: user)
+            return Response.json(try service.table(user: user, session: session))
+        }
+
+        router.get("/user/:user_id/table/:channel") { request, context in
+            let user = try userID(context, kind: "TableError")
+            let channel = try channelName(context)
+            let session = try authenticateMasterOrSession(request, user: user)
+            return Response.json(try service.channel(user: user, name: channel, session: session))
+        }
+
+        router.get("/user/:user_id/table/check/:store_token") { _, context in
+            let user = try userID(context, kind: "SessionError")
+            try service.checkStoreToken(user: user, token: try context.parameters.require("store_token"))
+            return Response.ok
+        }
+    }
+
+    /// A session token when one was used (store tokens then go into the answer), nil for the master.
+    func authenticateMasterOrSession(_ request: Request, user: Int64) throws -> SessionToken? {
+        let credentials = Credentials(request)
+        if let master = credentials.master(for: user) {
+            try service.authenticate(user: user, master: master)
+            return nil
+        }
+        if let token = credentials.session {
+            return try service.checkSession(user: user, token: token)
+        }
+        throw APIError.unauthorized("TableError:MissingCredentials", "give the master or a session token (?session_token= or Authorization: Bearer)")
+    }
+
+    func requireAdmin(_ request: Request) throws {
+        guard Credentials(request).isAdmin(key: adminKey) else {
+            throw APIError.unauthorized("AdminError:InvalidKey", "admin routes need HTTP Basic admin:<table key>")
+        }
+    }
+}
+
+/// `:user_id`: a positive decimal integer, else `<kind>:InvalidUserId` (400).
+func userID(_ context: ServerContext, kind: String) throws -> Int64 {
+    let text = context.parameters.get("user_id") ?? ""
+    guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = Int64(text), id > 0 else {
+        throw APIError.badRequest("\(kind):InvalidUserId", "the user id must be a positive decimal integer, got \"\(text)\"")
+    }
+    return id
+}
+
+/// A channel name: 1–128 characters (the path segment, decoded).
+func channelName(_ context: ServerContext) throws -> String {
+    let name = context.parameters.get("channel") ?? ""
+    guard (1...128).contains(name.count), !name.contains("/") else {
+        throw APIError.badRequest("TableError:InvalidChannel", "a channel name has 1 to 128 characters")
+    }
+    return name
+}

@@ -1,0 +1,78 @@
+/// Builds the table: configuration → database → service → routes → a
+/// Hummingbird application with its background services. Building is apart
+/// from running, so tests stand a table up in-process on port 0.
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TeaBagServerKit
+
+public struct TableServer: Sendable {
+    public let application: Application<RouterResponder<ServerContext>>
+    public let service: TableService
+    public let address: BoundAddress
+    public let metrics: ServerMetrics
+    /// Where the generated key was written, when one was.
+    public let generatedKeyPath: String?
+
+    /// - Parameters:
+    ///   - configuration: the table's settings.
+    ///   - logger: where the table logs (secrets are never logged).
+    ///   - clock: milliseconds since 1970; tests may move time by hand.
+    ///   - announce: print the readiness line once bound.
+    public static func build(configuration: TableConfiguration, logger: Logger,
+                             clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                             announce: Bool = false) throws -> TableServer {
+        try configuration.validate()
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        var generatedKeyPath: String? = nil
+        let key: String
+        if let configured = configuration.key {
+            key = configured
+        } else {
+            let file = try KeyFile.loadOrCreate(directory: configuration.dataDirectory, name: "table.key")
+            key = file.key
+            if file.created { generatedKeyPath = file.path }
+            logger.notice("table key \(file.created ? "generated and kept" : "read") in \(file.path)")
+        }
+        let database = try TableDatabase(path: (configuration.dataDirectory as NSString).appendingPathComponent("table.sqlite"), durability: .full)
+        let service = try TableService(database: database, tableKey: key, masterRounds: configuration.masterHashRounds, clock: clock, logger: logger)
+        let metrics = ServerMetrics(role: "table")
+        let address = BoundAddress()
+        let liveSessions = metrics.gauge("teabag_table_live_sessions")
+
+        let router = Router(context: ServerContext.self)
+        router.add(middleware: ObservedRequests(metrics: metrics))
+        router.addOperationalRoutes(metrics: metrics)
+        let publicURL = configuration.publicURL
+        TableRoutes(
+            service: service,
+            enroller: StoreEnroller(client: HTTPClient.shared, timeout: .milliseconds(Int64(configuration.confirmTimeoutMs))),
+            adminKey: key,
+            limits: BodyLimits(maxBytes: configuration.bodyLimit),
+            publicURL: { publicURL ?? ((address.url ?? "http://127.0.0.1") + "/") }
+        ).register(on: router)
+
+        let flusher = PeriodicTask(every: .seconds(1)) {
+            do {
+                try service.flush()
+                liveSessions.set(Double(service.liveSessionCount))
+            } catch {
+                logger.error("could not persist session refreshes: \(error)")
+            }
+        }
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "teabag-table"),
+            services: [flusher],
+            onServerRunning: { channel in
+                address.set(channel)
+                if announce, let url = address.url { Readiness.announce("teabag table listening on \(url)") }
+            },
+            logger: logger
+        )
+        return TableServer(application: application, service: service, address: address, metrics: metrics, generatedKeyPath: generatedKeyPath)
+    }
+}

@@ -1,0 +1,66 @@
+/// Servers stood up in the test process on 127.0.0.1, port 0, with real
+/// SQLite files in a temporary directory.
+import Foundation
+import Hummingbird
+import Logging
+import Synchronization
+import TeaBagServerKit
+import TeaBagTable
+
+/// Time that a test moves by hand.
+public final class ManualClock: Sendable {
+    private let now: Mutex<Int64>
+    public init(_ start: Int64 = 1_800_000_000_000) { now = Mutex(start) }
+    public func advance(ms: Int64) { now.withLock { $0 += ms } }
+    public var read: @Sendable () -> Int64 { { [self] in now.withLock { $0 } } }
+}
+
+public func temporaryDirectory(_ name: String = "teabag-test") throws -> String {
+    let path = NSTemporaryDirectory() + "\(name)-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Waits until `condition` holds, polling, or fails after `seconds`.
+public func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
+
+/// A running table; `stop()` ends it.
+public struct RunningTable: Sendable {
+    public let server: TableServer
+    public let url: String
+    public let key: String
+    let task: Task<Void, any Error>
+
+    public func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+public let testTableKey = "test-table-key-0123456789"
+
+public func startTable(data: String, key: String = testTableKey, clock: (@Sendable () -> Int64)? = nil,
+                       logger: Logger = Logger(label: "table", factory: { _ in SwiftLogNoOpLogHandler() }),
+                       configure: (inout TableConfiguration) -> Void = { _ in }) async throws -> RunningTable {
+    var configuration = TableConfiguration()
+    configuration.port = 0
+    configuration.dataDirectory = data
+    configuration.key = key
+    configuration.masterHashRounds = 1_000
+    configure(&configuration)
+    let server = try TableServer.build(configuration: configuration, logger: logger,
+                                       clock: clock ?? { Int64(Date().timeIntervalSince1970 * 1000) })
+    let task = Task { try await server.application.runService() }
+    guard try await eventually(10, { server.address.url != nil }), let url = server.address.url else {
+        task.cancel()
+        throw CancellationError()
+    }
+    return RunningTable(server: server, url: url + "/", key: configuration.key ?? "", task: task)
+}
