@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // The plugin ABI header, kept once under Plugins/include (SPEC §4.1).
@@ -59,12 +60,17 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .target(name: "TeaBagTable", dependencies: [
             "TeaBagCore", "TeaBagServerKit", "TeaBagConfig",
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        .target(name: "TeaBagStore", dependencies: ["TeaBagCore", "TeaBagPlugins", "TeaBagServerKit"]),
+        .target(name: "TeaBagStore", dependencies: [
+            "TeaBagCore", "TeaBagPlugins", "TeaBagServerKit", "TeaBagConfig",
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
         // The client runtime: `import TeaBag`.
         .target(name: "TeaBag", dependencies: ["TeaBagCore", "TeaBagPlugins"]),
         .target(name: "TeaBagAgent", dependencies: ["TeaBag"]),
@@ -72,6 +78,9 @@ let package = Package(
             "TeaBagCore", "TeaBagPlugins", "TeaBagConfig", "TeaBagTable", "TeaBagStore", "TeaBagAgent",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "TeaBagBench", dependencies: [
             "TeaBagCore", "TeaBagPlugins", "TeaBagServerKit", "TeaBagTable",

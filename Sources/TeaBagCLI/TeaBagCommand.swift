@@ -10,7 +10,7 @@ struct TeaBagCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "teabag",
         abstract: "Small data kept in sync across devices and stores, folded by reducer plugins.",
-        subcommands: [TableCommand.self, PluginsCommand.self]
+        subcommands: [TableCommand.self, StoreCommand.self, AdminCommand.self, PluginsCommand.self]
     )
 
     /// Exit statuses of SPEC §6: 0 success, 1 runtime failure, 2 usage or

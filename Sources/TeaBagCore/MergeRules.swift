@@ -67,6 +67,10 @@ public enum MergeRules {
     public struct OrderKey: Comparable, Sendable, Hashable {
         public let date: Int64
         public let sha: String
+        public init(date: Int64, sha: String) {
+            self.date = date
+            self.sha = sha
+        }
         public static func < (a: OrderKey, b: OrderKey) -> Bool { (a.date, a.sha) < (b.date, b.sha) }
     }
 }

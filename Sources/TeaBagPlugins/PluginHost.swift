@@ -11,6 +11,7 @@ public final class PluginHost: Sendable {
     public let directories: [String]
     public let declared: [DeclaredReducer]
     private let logger: Logger
+    private let metricsFactory: (any MetricsFactory)?
     private let shadows = ShadowCopies()
     private let state = Mutex(State())
 
@@ -37,10 +38,12 @@ public final class PluginHost: Sendable {
     /// - Parameters:
     ///   - directories: plugin directories, in priority order.
     ///   - declared: libffi reducers from conf.d.
-    public init(directories: [String], declared: [DeclaredReducer] = [], logger: Logger = Logger(label: "teabag.plugins")) {
+    public init(directories: [String], declared: [DeclaredReducer] = [], logger: Logger = Logger(label: "teabag.plugins"),
+                metricsFactory: (any MetricsFactory)? = nil) {
         self.directories = directories
         self.declared = declared
         self.logger = logger
+        self.metricsFactory = metricsFactory
         reload()
     }
 
@@ -80,7 +83,11 @@ public final class PluginHost: Sendable {
     }
 
     private func record(skipped: [FoldOutcome.SkippedOp], type: String) {
-        Counter(label: "teabag_fold_skipped_ops_total", dimensions: [("type", type)]).increment(by: skipped.count)
+        if let metricsFactory {
+            Counter(label: "teabag_fold_skipped_ops_total", dimensions: [("type", type)], factory: metricsFactory).increment(by: skipped.count)
+        } else {
+            Counter(label: "teabag_fold_skipped_ops_total", dimensions: [("type", type)]).increment(by: skipped.count)
+        }
         for skip in skipped {
             logger.warning("reducer refused an op; skipped in the value", metadata: ["type": "\(type)", "sha": "\(skip.sha)", "reason": "\(skip.message)"])
         }

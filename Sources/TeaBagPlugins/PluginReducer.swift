@@ -13,6 +13,9 @@ public struct PluginReducer: Reducer, @unchecked Sendable {
     /// The file it was loaded from (the watched path, not the private copy).
     public let file: String
 
+    /// Tells apart two loads of one file (a replaced library keeps its name and maybe its version).
+    public var identity: String { "\(file)@\(version)#\(UInt(bitPattern: descriptor))" }
+
     init(descriptor: UnsafePointer<tb_reducer>, type: String, version: String, file: String) {
         self.descriptor = descriptor
         self.type = type

@@ -1,0 +1,160 @@
+/// `teabag admin …`: the enrollment steps of SPEC §2.4 as commands, so a
+/// deployment never needs curl.
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TeaBagCore
+
+struct AdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin",
+        abstract: "Users, store enrollment and sessions, against a table and stores.",
+        subcommands: [CreateUser.self, CreateStoreUser.self, Enroll.self, NewSession.self, ListSessions.self, RevokeSession.self, ShowTable.self]
+    )
+}
+
+struct TableOptions: ParsableArguments {
+    @Option(help: "The table's base URL, e.g. http://127.0.0.1:4000/") var table: String
+    @Option(help: "The user id.") var user: Int64
+}
+
+extension AdminCommand {
+    struct CreateUser: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create-user", abstract: "Create a user on the table (or set its master, revoking its sessions).")
+        @OptionGroup var target: TableOptions
+        @Option(help: "The table's admin key.") var tableKey: String
+        @Option(help: "The user's master secret.") var master: String
+
+        func run() async throws {
+            try await AdminHTTP.expectOK(.PUT, AdminHTTP.url(target.table, "admin/user/\(target.user)/master/\(AdminHTTP.segment(master))"),
+                                         basic: ("admin", tableKey))
+            print("user \(target.user) created on \(target.table)")
+        }
+    }
+
+    struct CreateStoreUser: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create-store-user", abstract: "Create a user on a store.")
+        @Option(help: "The store's base URL, e.g. http://127.0.0.1:4001/") var store: String
+        @Option(help: "The store's admin key.") var storeKey: String
+        @Option(help: "The user id.") var user: Int64
+
+        func run() async throws {
+            try await AdminHTTP.expectOK(.PUT, AdminHTTP.url(store, "admin/user/\(user)"), basic: ("admin", storeKey))
+            print("user \(user) created on \(store)")
+        }
+    }
+
+    struct Enroll: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enroll a store into a channel in one step: create the user on the store, get a code, post it to the table.")
+        @OptionGroup var target: TableOptions
+        @Option(help: "The user's master secret.") var master: String
+        @Option(help: "The store's base URL, e.g. http://127.0.0.1:4001/") var store: String
+        @Option(help: "The store's admin key.") var storeKey: String
+        @Option(help: "The channel.") var channel: String = "main"
+
+        func run() async throws {
+            try await AdminHTTP.expectOK(.PUT, AdminHTTP.url(store, "admin/user/\(target.user)"), basic: ("admin", storeKey))
+            let code = try await AdminHTTP.json(.GET, AdminHTTP.url(store, "admin/user/\(target.user)/code"), basic: ("admin", storeKey))
+            guard let text = code["code"]?.stringValue else { throw CLIFailure.runtime("the store gave no code: \(code)") }
+            let storeURL = AdminHTTP.url(store, "user/\(target.user)/")
+            let record = try await AdminHTTP.json(.POST, AdminHTTP.url(target.table, "user/\(target.user)/table/\(AdminHTTP.segment(channel))/store"),
+                                                  basic: (String(target.user), master),
+                                                  body: ["store_url": .string(storeURL), "code": .string(text)])
+            print("store \(record["store_id"]?.stringValue ?? "?") (\(storeURL)) enrolled in channel \(channel) of user \(target.user)")
+        }
+    }
+
+    struct NewSession: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "new-session", abstract: "Create a session; prints its token.")
+        @OptionGroup var target: TableOptions
+        @Option(help: "The user's master secret.") var master: String
+        @Option(help: "Sliding timeout in ms (1000 to 31 days).") var timeout: Int64 = 30 * 24 * 3_600_000
+        @Option(help: "A description (e.g. the device).") var description: String = ""
+
+        func run() async throws {
+            let session = try await AdminHTTP.json(.GET, AdminHTTP.url(target.table, "user/\(target.user)/session/new?timeout=\(timeout)&description=\(AdminHTTP.query(description))"),
+                                                   basic: (String(target.user), master))
+            print(session["session_token"]?.stringValue ?? "\(session)")
+        }
+    }
+
+    struct ListSessions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "sessions", abstract: "List the live sessions, oldest first.")
+        @OptionGroup var target: TableOptions
+        @Option(help: "The user's master secret.") var master: String
+
+        func run() async throws {
+            let sessions = try await AdminHTTP.json(.GET, AdminHTTP.url(target.table, "user/\(target.user)/session/all"), basic: (String(target.user), master))
+            for session in sessions.arrayValue ?? [] {
+                print("\(session["session_token"]?.stringValue ?? "?")\t\(session["description"]?.stringValue ?? "")")
+            }
+        }
+    }
+
+    struct RevokeSession: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "revoke-session", abstract: "Revoke a session.")
+        @OptionGroup var target: TableOptions
+        @Argument(help: "The session token.") var token: String
+
+        func run() async throws {
+            try await AdminHTTP.expectOK(.DELETE, AdminHTTP.url(target.table, "user/\(target.user)/session/\(AdminHTTP.segment(token))"))
+            print("revoked")
+        }
+    }
+
+    struct ShowTable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "table", abstract: "Print the user's mount table as JSON.")
+        @OptionGroup var target: TableOptions
+        @Option(help: "The user's master secret.") var master: String
+
+        func run() async throws {
+            print(try await AdminHTTP.json(.GET, AdminHTTP.url(target.table, "user/\(target.user)/table"), basic: (String(target.user), master)))
+        }
+    }
+}
+
+/// The admin commands' HTTP: every failure becomes one line saying what to do.
+enum AdminHTTP {
+    static func url(_ base: String, _ path: String) -> String {
+        (base.hasSuffix("/") ? base : base + "/") + path
+    }
+
+    static func segment(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+    }
+
+    static func query(_ text: String) -> String { segment(text) }
+
+    static func expectOK(_ method: HTTPMethod, _ url: String, basic: (String, String)? = nil) async throws {
+        let answer = try await json(method, url, basic: basic)
+        guard answer["ok"] == true else { throw CLIFailure.runtime("\(url) answered \(answer)") }
+    }
+
+    @discardableResult
+    static func json(_ method: HTTPMethod, _ url: String, basic: (String, String)? = nil, body: JSON? = nil) async throws -> JSON {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let basic { request.headers.add(name: "Authorization", value: "Basic " + Data("\(basic.0):\(basic.1)".utf8).base64EncodedString()) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body.canonicalBytes))
+        }
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            bytes = try await response.body.collect(upTo: 16 << 20)
+        } catch {
+            throw CLIFailure.runtime("cannot reach \(url) (\(error)); is the server running, and is the URL right?")
+        }
+        let json = (try? JSON.parse(Array(buffer: bytes))) ?? .null
+        if let error = json["error"], let name = error["name"]?.stringValue {
+            throw CLIFailure.runtime("\(name): \(error["message"]?.stringValue ?? "") (\(response.status.code) from \(url))")
+        }
+        guard response.status == .ok else { throw CLIFailure.runtime("\(url) answered \(response.status.code)") }
+        return json
+    }
+}

@@ -1,0 +1,41 @@
+/// `teabag store`: holds oplogs, validates ops with plugins, streams them (SPEC §2.3, §6).
+import ArgumentParser
+import TeaBagConfig
+import TeaBagStore
+
+struct StoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "store", abstract: "Run a store server (oplogs, validation, streams).")
+
+    @OptionGroup var common: CommonRoleOptions
+
+    @Option(help: "Admin key (at least 16 characters); generated into the data directory when unset.")
+    var key: String?
+
+    @Option(help: "A plugin directory (repeatable; added to plugins.directories).")
+    var plugins: [String] = []
+
+    func run() async throws {
+        var extra: [String: ConfValue.Scalar] = [:]
+        if let key { extra["store.key"] = .string(key) }
+        let settings = try await common.settings(section: "store", extra: extra)
+        let configuration: StoreConfiguration
+        do { configuration = try StoreConfiguration(settings: settings, extraPluginDirectories: plugins) } catch {
+            throw CLIFailure.usage("configuration: \(error.description)")
+        }
+        let logger = RoleRunner.logger("teabag.store", level: configuration.logLevel)
+        let server: StoreServer
+        do {
+            server = try StoreServer.build(configuration: configuration, logger: logger, announce: true)
+        } catch let error as ConfigurationFailure {
+            throw CLIFailure.usage("configuration: \(error.description)")
+        } catch let error as ConfigError {
+            throw CLIFailure.usage("configuration: \(error.description)")
+        } catch {
+            throw CLIFailure.runtime("store: \(error)")
+        }
+        if let path = server.generatedKeyPath {
+            FileHandleOutput.stderr("teabag store: no key configured; generated one and kept it in \(path) (mode 0600)")
+        }
+        try await RoleRunner.run(server.application, logger: logger, what: "teabag store")
+    }
+}

@@ -1,0 +1,33 @@
+/// Enrollment codes (SPEC §2.3, §2.4): `<created_ms>_<expiry_ms>_<hmac>`,
+/// valid two minutes, single use (ext), HMAC-SHA256 under the store key.
+import Crypto
+import TeaBagCore
+
+struct EnrollmentCodes: Sendable {
+    static let lifetimeMs: Int64 = 120_000
+    private let keyBytes: [UInt8]
+
+    init(storeKey: String) {
+        keyBytes = Array(storeKey.utf8)
+    }
+
+    func make(user: Int64, now: Int64) -> (code: String, expiry: Int64) {
+        let expiry = now + Self.lifetimeMs
+        return ("\(now)_\(expiry)_\(mac(user: user, created: now, expiry: expiry))", expiry)
+    }
+
+    /// The code's expiry when it is one of ours, for this user, and not expired.
+    func verify(_ code: String, user: Int64, now: Int64) -> Int64? {
+        let parts = code.split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 3, let created = Int64(parts[0]), let expiry = Int64(parts[1]),
+              created <= now, now <= expiry, expiry - created <= Self.lifetimeMs else { return nil }
+        let expected = mac(user: user, created: created, expiry: expiry)
+        var difference: UInt8 = expected.utf8.count == parts[2].utf8.count ? 0 : 1
+        for (a, b) in zip(expected.utf8, parts[2].utf8) { difference |= a ^ b }
+        return difference == 0 ? expiry : nil
+    }
+
+    private func mac(user: Int64, created: Int64, expiry: Int64) -> String {
+        Digest.hex(HMAC<SHA256>.authenticationCode(for: Array("\(user)_\(created)_\(expiry)".utf8), using: SymmetricKey(data: keyBytes)))
+    }
+}

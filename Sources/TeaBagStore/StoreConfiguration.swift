@@ -1,0 +1,60 @@
+/// The store's settings (conf.d section `store`, plus `plugins`, SPEC §5).
+/// Each key is read here and nowhere else; docs/configuration.md lists them.
+import Configuration
+import Foundation
+import Logging
+import TeaBagConfig
+import TeaBagPlugins
+import TeaBagServerKit
+
+public struct StoreConfiguration: Sendable {
+    public enum UnknownTypes: String, Sendable { case accept, reject }
+
+    public var host = "127.0.0.1"
+    public var port = 4001
+    public var dataDirectory = "data/store"
+    public var key: String?
+    /// `full` (default): every commit is fsynced before it is acknowledged.
+    public var durability: Durability = .full
+    public var maxSkewMs: Int64 = 600_000
+    public var longPollDelayMs = 5_000
+    public var unknownTypes: UnknownTypes = .accept
+    public var bodyLimit = 1 << 20
+    public var pluginDirectories: [String] = ["Plugins"]
+    public var pluginPollMs = 500
+    public var declaredReducers: [DeclaredReducer] = []
+    public var logLevel: Logger.Level = .info
+    /// Seconds between SSE keep-alive comments.
+    public var heartbeatSeconds = 15
+
+    public init() {}
+
+    public init(settings: Settings, extraPluginDirectories: [String] = []) throws(ConfigError) {
+        let store = settings.reader.scoped(to: "store")
+        host = store.string(forKey: "host", default: host)
+        port = store.int(forKey: "port", default: port)
+        dataDirectory = store.string(forKey: "data", default: dataDirectory)
+        key = store.string(forKey: "key", isSecret: true)
+        durability = store.string(forKey: "durability").flatMap(Durability.init(rawValue:)) ?? durability
+        maxSkewMs = Int64(store.int(forKey: "max_skew_ms", default: Int(maxSkewMs)))
+        longPollDelayMs = store.int(forKey: "long_poll_delay_ms", default: longPollDelayMs)
+        unknownTypes = store.string(forKey: "unknown_types").flatMap(UnknownTypes.init(rawValue:)) ?? unknownTypes
+        bodyLimit = store.int(forKey: "body_limit", default: bodyLimit)
+        logLevel = store.string(forKey: "log_level").flatMap(Logger.Level.init(rawValue:)) ?? logLevel
+        let plugins = settings.reader.scoped(to: "plugins")
+        pluginDirectories = (plugins.stringArray(forKey: "directories") ?? pluginDirectories) + extraPluginDirectories
+        pluginPollMs = plugins.int(forKey: "poll_ms", default: pluginPollMs)
+        declaredReducers = try settings.confD.declaredReducers()
+        try validate()
+    }
+
+    public func validate() throws(ConfigError) {
+        func bad(_ key: String, _ problem: String) -> ConfigError { ConfigError(origin: "configuration", key: key, problem: problem) }
+        guard (0...65535).contains(port) else { throw bad("store.port", "must be from 0 to 65535") }
+        if let key, key.count < 16 { throw bad("store.key", "must be at least 16 characters (or unset, to generate one)") }
+        guard maxSkewMs >= 0 else { throw bad("store.max_skew_ms", "must not be negative") }
+        guard longPollDelayMs >= 1 else { throw bad("store.long_poll_delay_ms", "must be positive") }
+        guard bodyLimit >= 1024 else { throw bad("store.body_limit", "must be at least 1024 bytes") }
+        guard pluginPollMs >= 10 else { throw bad("plugins.poll_ms", "must be at least 10") }
+    }
+}

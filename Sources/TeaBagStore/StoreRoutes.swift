@@ -1,0 +1,139 @@
+/// The store's HTTP routes (SPEC §2.3), each a thin adapter over `StoreService`.
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import TeaBagCore
+import TeaBagServerKit
+
+struct StoreRoutes: Sendable {
+    let service: StoreService
+    let hub: StreamHub
+    let adminKey: String
+    let limits: BodyLimits
+    let longPollDelay: Duration
+
+    func register(on router: Router<ServerContext>) {
+        router.put("/admin/user/:user_id") { request, context in
+            try requireAdmin(request)
+            try service.createUser(try storeUserID(context))
+            return Response.ok
+        }
+
+        router.get("/admin/user/:user_id/code") { request, context in
+            try requireAdmin(request)
+            let (code, expiry) = try service.newCode(user: try storeUserID(context))
+            return Response.json(["code": .string(code), "expiry": .number(Double(expiry))])
+        }
+
+        router.post("/user/:user_id/confirm") { request, context in
+            let user = try storeUserID(context)
+            let body = try await request.jsonBody(limits, errorKind: "UserError")
+            guard let tableURL = body["table_url"]?.stringValue, let code = body["code"]?.stringValue else {
+                throw APIError.badRequest("UserError:InvalidPostBody", "the body must be {\"table_url\": \"…/user/N/\", \"code\": \"…\"[, \"store_id\": \"…\"]}")
+            }
+            try service.confirm(user: user, tableURL: tableURL, code: code, storeID: body["store_id"]?.stringValue)
+            return Response.ok
+        }
+
+        router.delete("/user/:user_id/session/:store_token") { _, context in
+            _ = try storeUserID(context)
+            service.tokens.forget(try context.parameters.require("store_token"))
+            return Response.ok
+        }
+
+        router.post("/user/:user_id/oplog") { request, context in
+            let user = try await authorize(request, context)
+            let query = request.uri.queryParameters
+            let key = try StoreService.key(type: query["type"].map(String.init), path: query["path"].map(String.init))
+            let body = try await request.jsonBody(limits, errorKind: "UserError")
+            let outcome = try await service.push(user: user.id, type: key.type, path: key.path, body: body)
+            return outcome == .noop ? Response.json(["ok": true, "noop": true]) : Response.ok
+        }
+
+        router.post("/user/:user_id/oplog/batch") { request, context in
+            let user = try await authorize(request, context)
+            let body = try await request.jsonBody(limits, errorKind: "UserError")
+            guard let items = body["ops"]?.arrayValue else {
+                throw APIError.badRequest("UserError:InvalidPostBody", "the body must be {\"ops\": [{\"type\", \"path\", \"op\"}, …]}")
+            }
+            return Response.json(["results": .array(try await service.pushBatch(user: user.id, items: items))])
+        }
+
+        router.get("/user/:user_id/oplog") { request, context in
+            let user = try await authorize(request, context)
+            let query = request.uri.queryParameters
+            let key = try StoreService.key(type: query["type"].map(String.init), path: query["path"].map(String.init))
+            return Response.json(.array(try service.oplog(user: user.id, type: key.type, path: key.path)))
+        }
+
+        router.get("/user/:user_id/value") { request, context in
+            let user = try await authorize(request, context)
+            let query = request.uri.queryParameters
+            let key = try StoreService.key(type: query["type"].map(String.init), path: query["path"].map(String.init))
+            return Response.json(try service.value(user: user.id, type: key.type, path: key.path))
+        }
+
+        router.get("/user/:user_id/oplog/stream") { request, context in
+            let user = try await authorize(request, context)
+            if request.headers[.accept]?.contains("text/event-stream") == true {
+                return sse(user: user.id, lastEventID: request.headers[.lastEventID].flatMap { Int64($0) })
+            }
+            let regID = request.uri.queryParameters["reg_id"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+            let answer = await hub.poll(user: user.id, regID: regID, delay: longPollDelay)
+            var json: [String: JSON] = ["reg_id": .string(answer.regID), "stream": .array(answer.stream)]
+            if answer.resync { json["resync"] = true }
+            return Response.json(.object(json))
+        }
+    }
+
+    /// Server-Sent Events: history after Last-Event-ID (or one resync), then live ops.
+    func sse(user: Int64, lastEventID: Int64?) -> Response {
+        let (stream, history, resync) = hub.subscribe(user: user, after: lastEventID)
+        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            var sent = lastEventID ?? 0
+            // An opening comment, so the client sees the stream is up before any op.
+            try await writer.write(ByteBuffer(string: ": teabag\n\n"))
+            if resync { try await writer.write(ByteBuffer(string: "event: resync\ndata: {}\n\n")) }
+            for frame in history {
+                try await writer.write(frame.sse)
+                sent = frame.seq
+            }
+            for await item in stream {
+                switch item {
+                case .frame(let frame):
+                    guard frame.seq > sent else { continue }  // already sent from history
+                    try await writer.write(frame.sse)
+                    sent = frame.seq
+                case .heartbeat:
+                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                }
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    func authorize(_ request: Request, _ context: ServerContext) async throws -> StoreUser {
+        try await service.authorize(user: try storeUserID(context), token: Credentials(request).store)
+    }
+
+    func requireAdmin(_ request: Request) throws {
+        guard Credentials(request).isAdmin(key: adminKey) else {
+            throw APIError.unauthorized("AdminError:InvalidKey", "admin routes need HTTP Basic admin:<store key>")
+        }
+    }
+}
+
+/// `:user_id`: a positive decimal integer, else `UserError:InvalidUserId` (400).
+func storeUserID(_ context: ServerContext) throws -> Int64 {
+    let text = context.parameters.get("user_id") ?? ""
+    guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = Int64(text), id > 0 else {
+        throw APIError.badRequest("UserError:InvalidUserId", "the user id must be a positive decimal integer, got \"\(text)\"")
+    }
+    return id
+}
+
+extension HTTPField.Name {
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+}

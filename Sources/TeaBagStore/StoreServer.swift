@@ -1,0 +1,123 @@
+/// Builds the store: configuration → database → plugins → writer, streams,
+/// token checks → routes → a Hummingbird application with its background
+/// services (the writer, the plugin watcher, SIGHUP reload, heartbeats).
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import TeaBagPlugins
+import TeaBagServerKit
+import UnixSignals
+
+public struct StoreServer: Sendable {
+    public let application: Application<RouterResponder<ServerContext>>
+    public let service: StoreService
+    public let plugins: PluginHost
+    public let address: BoundAddress
+    public let metrics: ServerMetrics
+    public let generatedKeyPath: String?
+    public let adminKey: String
+
+    public static func build(configuration: StoreConfiguration, logger: Logger,
+                             clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                             announce: Bool = false) throws -> StoreServer {
+        try configuration.validate()
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        var generatedKeyPath: String? = nil
+        let key: String
+        if let configured = configuration.key {
+            key = configured
+        } else {
+            let file = try KeyFile.loadOrCreate(directory: configuration.dataDirectory, name: "store.key")
+            key = file.key
+            if file.created { generatedKeyPath = file.path }
+        }
+        let pool = try ServerDatabase.open(path: (configuration.dataDirectory as NSString).appendingPathComponent("store.sqlite"),
+                                           durability: configuration.durability, migrator: StoreSchema.migrator)
+        let metrics = ServerMetrics(role: "store")
+        let counters = StoreCounters(metrics)
+        let plugins = PluginHost(directories: configuration.pluginDirectories, declared: configuration.declaredReducers,
+                                 logger: logger, metricsFactory: metrics.factory)
+        if let error = plugins.declarationErrors.first {
+            throw ConfigurationFailure(description: error.message)
+        }
+        let hub = StreamHub(pool: pool)
+        let writer = OplogWriter(pool: pool, plugins: plugins, logger: logger,
+                                 onCommit: { hub.publish($0) },
+                                 onCommitTiming: { elapsed, requests in
+                                     counters.commit.record(elapsed)
+                                     counters.commitBatch.record(Double(requests))
+                                 })
+        let tokens = TokenChecker(client: HTTPClient.shared, clock: clock)
+        let service = StoreService(pool: pool, writer: writer, plugins: plugins, tokens: tokens,
+                                   codes: EnrollmentCodes(storeKey: key), configuration: configuration, clock: clock, counters: counters)
+        let address = BoundAddress()
+
+        let router = Router(context: ServerContext.self)
+        router.add(middleware: ObservedRequests(metrics: metrics))
+        router.addOperationalRoutes(metrics: metrics)
+        StoreRoutes(service: service, hub: hub, adminKey: key, limits: BodyLimits(maxBytes: configuration.bodyLimit),
+                    longPollDelay: .milliseconds(configuration.longPollDelayMs)).register(on: router)
+
+        let services: [any Service] = [
+            WriterService(writer: writer),
+            PluginWatcher(plugins: plugins, interval: .milliseconds(configuration.pluginPollMs), logger: logger),
+            PeriodicTask(every: .seconds(configuration.heartbeatSeconds)) { hub.heartbeat() },
+            PeriodicTask(every: .seconds(10)) {
+                hub.sweep()
+                counters.listeners.set(Double(hub.listenerCount))
+            },
+        ]
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "teabag-store"),
+            services: services,
+            onServerRunning: { channel in
+                address.set(channel)
+                if announce, let url = address.url { Readiness.announce("teabag store listening on \(url)") }
+            },
+            logger: logger
+        )
+        return StoreServer(application: application, service: service, plugins: plugins, address: address, metrics: metrics,
+                           generatedKeyPath: generatedKeyPath, adminKey: key)
+    }
+}
+
+public struct ConfigurationFailure: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Runs the writer loop until shutdown; queued writes finish first.
+struct WriterService: Service {
+    let writer: OplogWriter
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await writer.run()
+        } onGracefulShutdown: {
+            writer.stop()
+        }
+    }
+}
+
+/// Reloads plugins when their directories change and on SIGHUP (SPEC §4.1).
+struct PluginWatcher: Service {
+    let plugins: PluginHost
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await plugins.watch(every: interval) }
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                    logger.notice("SIGHUP: reloading plugins")
+                    plugins.reload()
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,227 @@
+/// The store's logic, apart from HTTP: users and enrollment, the checks an
+/// op passes before it reaches the writer (SPEC §2.3), and reads.
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+import TeaBagCore
+import TeaBagPlugins
+import TeaBagServerKit
+
+public final class StoreService: Sendable {
+    let pool: DatabasePool
+    let writer: OplogWriter
+    let plugins: PluginHost
+    let tokens: TokenChecker
+    let codes: EnrollmentCodes
+    let configuration: StoreConfiguration
+    let clock: @Sendable () -> Int64
+    let counters: StoreCounters
+    private let users = Mutex<[Int64: StoreUser]>([:])
+
+    init(pool: DatabasePool, writer: OplogWriter, plugins: PluginHost, tokens: TokenChecker, codes: EnrollmentCodes,
+         configuration: StoreConfiguration, clock: @escaping @Sendable () -> Int64, counters: StoreCounters) {
+        self.pool = pool
+        self.writer = writer
+        self.plugins = plugins
+        self.tokens = tokens
+        self.codes = codes
+        self.configuration = configuration
+        self.clock = clock
+        self.counters = counters
+    }
+
+    // MARK: users and enrollment
+
+    public func createUser(_ id: Int64) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO users (id, created_ms) VALUES (?, ?)", arguments: [id, clock()])
+        }
+        users.withLock { $0[id] = nil }
+    }
+
+    func user(_ id: Int64) throws -> StoreUser {
+        if let known = users.withLock({ $0[id] }) { return known }
+        guard let user = try pool.read({ db in try StoreUser.fetch(db, id: id) }) else {
+            throw APIError.notFound("UserError:UserNotFound", "no user \(id) on this store (the store admin creates it: PUT /admin/user/\(id))")
+        }
+        users.withLock { $0[id] = user }
+        return user
+    }
+
+    public func newCode(user id: Int64) throws -> (code: String, expiry: Int64) {
+        _ = try user(id)
+        return codes.make(user: id, now: clock())
+    }
+
+    /// Binds the user to a table with a single-use code; remembers the store id (ext).
+    func confirm(user id: Int64, tableURL: String, code: String, storeID: String?) throws {
+        _ = try user(id)
+        guard let expiry = codes.verify(code, user: id, now: clock()) else {
+            throw APIError.badRequest("UserError:InvalidCode", "the code is not valid or has expired (get a new one: GET /admin/user/\(id)/code)")
+        }
+        guard let url = URLComponents(string: tableURL), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+              url.host?.isEmpty == false, url.query == nil, tableURL.hasSuffix("/") else {
+            throw APIError.badRequest("UserError:InvalidTableUrl", "table_url must be an http(s) URL ending with / and without a query")
+        }
+        if let storeID, storeID.isEmpty || storeID.count > 128 || storeID.contains("_") {
+            throw APIError.badRequest("UserError:InvalidStoreId", "store_id must be 1 to 128 characters without _")
+        }
+        let now = clock()
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM used_codes WHERE expiry_ms < ?", arguments: [now])
+            do {
+                try db.execute(sql: "INSERT INTO used_codes (user_id, code, expiry_ms) VALUES (?, ?, ?)", arguments: [id, code, expiry])
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                throw APIError.badRequest("UserError:InvalidCode", "this code was used already; codes are single use")
+            }
+            var user = try StoreUser.fetch(db, id: id)!
+            user.tableURL = tableURL
+            if let storeID, !user.storeIDs.contains(storeID) { user.storeIDs.append(storeID) }
+            let ids = String(decoding: try JSONEncoder().encode(user.storeIDs), as: UTF8.self)
+            try db.execute(sql: "UPDATE users SET table_url = ?, store_ids = ? WHERE id = ?", arguments: [tableURL, ids, id])
+        }
+        users.withLock { $0[id] = nil }
+    }
+
+    /// The user, once its store token checks out.
+    func authorize(user id: Int64, token: String?) async throws -> StoreUser {
+        let user = try user(id)
+        try await tokens.check(user: user, token: token)
+        return user
+    }
+
+    // MARK: pushing ops
+
+    /// Validates `type` and normalizes `path`.
+    static func key(type: String?, path: String?) throws -> (type: String, path: String) {
+        guard let type, OplogKey.isValidType(type) else {
+            throw APIError.badRequest("UserError:InvalidType", "type must be 1 to 64 of [A-Za-z0-9_-]")
+        }
+        guard let raw = path, let normalized = OplogKey.normalizePath(raw) else {
+            throw APIError.badRequest("UserError:InvalidPath", "path must be a non-empty path that stays under / (no NUL)")
+        }
+        return (type, normalized)
+    }
+
+    /// Every check an op passes before the writer, in the order of SPEC §2.3:
+    /// a sha already held is a noop before anything else.
+    func admit(user: Int64, type: String, path: String, body: JSON) throws -> OplogWriter.Entry? {
+        if let sha = body["sha"]?.stringValue, try holds(user: user, type: type, path: path, sha: sha) {
+            return nil
+        }
+        let op: Op
+        do { op = try Op(json: body) } catch {
+            throw APIError.badRequest("UserError:InvalidOpBody", error.message)
+        }
+        let now = clock()
+        if op.date > now + configuration.maxSkewMs {
+            var error = APIError.unavailable("StoreError:FutureDate",
+                                             "the op is dated \(op.date - now) ms ahead of this store's clock (at most \(configuration.maxSkewMs)); retry later")
+            let seconds = max(1, (op.date - now - configuration.maxSkewMs + 999) / 1000)
+            error.headers[.retryAfter] = String(seconds)
+            throw error
+        }
+        if let payload = op.payload {
+            if let reducer = plugins.reducer(for: type) {
+                do { try reducer.validate(payload: payload) } catch {
+                    throw APIError.badRequest("StoreError:InvalidOp", error.message)
+                }
+            } else if configuration.unknownTypes == .reject {
+                throw APIError.badRequest("StoreError:NoReducer", "this store serves no reducer for type \(type) and refuses unknown types")
+            }
+        }
+        return OplogWriter.Entry(type: type, path: path, op: op)
+    }
+
+    func holds(user: Int64, type: String, path: String, sha: String) throws -> Bool {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, base FROM paths WHERE user_id = ? AND type = ? AND path = ?",
+                                             arguments: [user, type, path]) else { return sha == Op.emptySHA }
+            if let base = try? JSON.parse(row["base"] as String, maxDepth: 512), base["sha"]?.stringValue == sha { return true }
+            return try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ops WHERE path_id = ? AND sha = ?)",
+                                     arguments: [row["id"] as Int64, sha]) ?? false
+        }
+    }
+
+    /// One op: admitted, merged, committed.
+    func push(user: Int64, type: String, path: String, body: JSON) async throws -> MergeOutcome {
+        do {
+            guard let entry = try admit(user: user, type: type, path: path, body: body) else {
+                counters.noop.increment()
+                return .noop
+            }
+            let outcome = try await writer.merge(user: user, [entry])[0]
+            (outcome == .noop ? counters.noop : counters.accepted).increment()
+            return outcome
+        } catch let error as APIError {
+            counters.refused.increment()
+            throw error
+        }
+    }
+
+    /// A batch: each op checked alone, the admitted ones merged in order in one transaction.
+    func pushBatch(user: Int64, items: [JSON]) async throws -> [JSON] {
+        var results = [JSON?](repeating: nil, count: items.count)
+        var entries: [(index: Int, entry: OplogWriter.Entry)] = []
+        for (index, item) in items.enumerated() {
+            do {
+                guard case .object = item else { throw APIError.badRequest("UserError:InvalidOpBody", "each batch item is {type, path, op}") }
+                let key = try Self.key(type: item["type"]?.stringValue, path: item["path"]?.stringValue)
+                guard let body = item["op"] else { throw APIError.badRequest("UserError:InvalidOpBody", "a batch item needs an op") }
+                if let entry = try admit(user: user, type: key.type, path: key.path, body: body) {
+                    entries.append((index, entry))
+                } else {
+                    results[index] = ["ok": true, "noop": true]
+                    counters.noop.increment()
+                }
+            } catch let error as APIError {
+                results[index] = error.json
+                counters.refused.increment()
+            }
+        }
+        if !entries.isEmpty {
+            let outcomes = try await writer.merge(user: user, entries.map(\.entry))
+            for ((index, _), outcome) in zip(entries, outcomes) {
+                results[index] = outcome == .noop ? ["ok": true, "noop": true] : ["ok": true]
+                (outcome == .noop ? counters.noop : counters.accepted).increment()
+            }
+        }
+        return results.map { $0 ?? .null }
+    }
+
+    // MARK: reads
+
+    /// The oplog: its base first, then the payload ops in fold order.
+    func oplog(user: Int64, type: String, path: String) throws -> [JSON] {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, base FROM paths WHERE user_id = ? AND type = ? AND path = ?",
+                                             arguments: [user, type, path]) else { return [Op.empty.json] }
+            let base = try Op(jsonBytes: Array((row["base"] as String).utf8), maxDepth: 512)
+            return [base.json] + (try PathState.ops(db, pathID: row["id"], base: base)).map(\.json)
+        }
+    }
+
+    /// `{value, date, sha}` folded by this store's reducer for the type.
+    func value(user: Int64, type: String, path: String) throws -> JSON {
+        guard let reducer = plugins.reducer(for: type) else {
+            throw APIError.notFound("StoreError:NoReducer", "this store serves no reducer for type \(type)")
+        }
+        return try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM paths WHERE user_id = ? AND type = ? AND path = ?",
+                                             arguments: [user, type, path]) else {
+                return ["value": .null, "date": 0, "sha": .string(Op.emptySHA)]
+            }
+            let state = try PathState(row: row)
+            if state.valueVersion == tag(reducer), let value = state.value {
+                return ["value": value, "date": .number(Double(state.valueDate)), "sha": .string(state.valueSHA)]
+            }
+            // Materialized by another reducer version (or none yet): fold now.
+            let ops = try PathState.ops(db, pathID: state.id, base: state.base)
+            let outcome = plugins.fold(type: type, state: state.base.value ?? .null, ops: ops[...])
+            let last = ops.last
+            return ["value": outcome?.value ?? .null, "date": .number(Double(last?.date ?? state.base.date)),
+                    "sha": .string(last?.sha ?? state.base.sha)]
+        }
+    }
+}

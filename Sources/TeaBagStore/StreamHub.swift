@@ -1,0 +1,227 @@
+/// Fan-out of accepted ops to a user's listeners (SPEC §2.3): Server-Sent
+/// Events with resume by sequence number, and the original long poll.
+///
+/// Each op is encoded once — one SSE frame, one JSON entry — and the same
+/// bytes go to every listener, so a thousand listeners cost a thousand
+/// writes, not a thousand encodings.
+import Foundation
+import GRDB
+import NIOCore
+import Synchronization
+import TeaBagCore
+
+/// One streamed op, encoded once.
+struct StreamFrame: Sendable {
+    let seq: Int64
+    let entry: JSON
+    let sse: ByteBuffer
+
+    init(seq: Int64, entry: JSON) {
+        self.seq = seq
+        self.entry = entry
+        // Canonical JSON has no raw CR or LF, so it is one `data:` line.
+        var text = "id: \(seq)\ndata: "
+        text += entry.canonicalString
+        text += "\n\n"
+        sse = ByteBuffer(string: text)
+    }
+}
+
+/// What an SSE listener receives: frames, keep-alive comments, or the order to resync.
+enum SSEItem: Sendable {
+    case frame(StreamFrame)
+    case heartbeat
+}
+
+final class StreamHub: Sendable {
+    static let ringSize = 4_096
+    static let listenerBacklog = 10_000
+    static let registrationBacklog = 10_000
+    static let registrationIdle: Duration = .seconds(120)
+
+    private let users = Mutex<[Int64: UserStreams]>([:])
+    private let pool: DatabasePool
+
+    struct UserStreams {
+        /// The newest frames, oldest first, for quick resumes.
+        var ring: [StreamFrame] = []
+        var listeners: [UUID: AsyncStream<SSEItem>.Continuation] = [:]
+        var registrations: [String: Registration] = [:]
+    }
+
+    struct Registration {
+        var backlog: [JSON] = []
+        var lastSeen: ContinuousClock.Instant
+        /// Wakes the poll parked on this registration.
+        var waiter: AsyncStream<Void>.Continuation?
+        var waiterID: UUID?
+    }
+
+    init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    var listenerCount: Int { users.withLock { $0.values.reduce(0) { $0 + $1.listeners.count } } }
+
+    /// Called after each commit, in acceptance order.
+    func publish(_ accepted: [AcceptedOp]) {
+        guard !accepted.isEmpty else { return }
+        let frames = accepted.map { (user: $0.user, frame: StreamFrame(seq: $0.seq, entry: $0.entry)) }
+        var waiters: [AsyncStream<Void>.Continuation] = []
+        users.withLock { users in
+            for (user, frame) in frames {
+                var streams = users[user] ?? UserStreams()
+                streams.ring.append(frame)
+                if streams.ring.count > Self.ringSize { streams.ring.removeFirst(streams.ring.count - Self.ringSize) }
+                for (id, listener) in streams.listeners {
+                    if case .dropped = listener.yield(.frame(frame)) {
+                        // Too slow to keep up: end it; the client resumes with Last-Event-ID.
+                        listener.finish()
+                        streams.listeners[id] = nil
+                    }
+                }
+                for (id, var registration) in streams.registrations {
+                    registration.backlog.append(frame.entry)
+                    if registration.backlog.count > Self.registrationBacklog {
+                        streams.registrations[id] = nil  // overflow: dropped, the next poll resyncs
+                        if let waiter = registration.waiter { waiters.append(waiter) }
+                        continue
+                    }
+                    if let waiter = registration.waiter {
+                        waiters.append(waiter)
+                        registration.waiter = nil
+                    }
+                    streams.registrations[id] = registration
+                }
+                users[user] = streams
+            }
+        }
+        for waiter in waiters { waiter.yield() }
+    }
+
+    // MARK: SSE
+
+    /// A listener for `user`, first given every op after `lastEventID`
+    /// (from memory or the database), or one resync when some were pruned.
+    func subscribe(user: Int64, after lastEventID: Int64?) -> (AsyncStream<SSEItem>, history: [StreamFrame], resync: Bool) {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream.makeStream(of: SSEItem.self, bufferingPolicy: .bufferingOldest(Self.listenerBacklog))
+        continuation.onTermination = { [weak self] _ in
+            self?.users.withLock { _ = $0[user]?.listeners.removeValue(forKey: id) }
+        }
+        let ring = users.withLock { users -> [StreamFrame] in
+            users[user, default: UserStreams()].listeners[id] = continuation
+            return users[user]?.ring ?? []
+        }
+        guard let after = lastEventID else { return (stream, [], false) }
+        if let first = ring.first, first.seq <= after + 1 {
+            return (stream, ring.filter { $0.seq > after }, false)
+        }
+        // Older than memory holds: read the user's log.
+        let (rows, oldest) = (try? pool.read { db -> ([Row], Int64?) in
+            let oldest = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM events WHERE user_id = ?", arguments: [user])
+            let rows = try Row.fetchAll(db, sql: "SELECT seq, type, path, op FROM events WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT 100000",
+                                        arguments: [user, after])
+            return (rows, oldest)
+        }) ?? ([], nil)
+        let resync = oldest.map { $0 > after + 1 } ?? false
+        let history = rows.compactMap { row -> StreamFrame? in
+            guard let op = try? JSON.parse(row["op"] as String, maxDepth: 512) else { return nil }
+            return StreamFrame(seq: row["seq"], entry: ["type": .string(row["type"]), "path": .string(row["path"]), "op": op])
+        }
+        return (stream, history, resync)
+    }
+
+    /// Sends a keep-alive comment to every listener.
+    func heartbeat() {
+        users.withLock { users in
+            for streams in users.values { for listener in streams.listeners.values { listener.yield(.heartbeat) } }
+        }
+    }
+
+    // MARK: long poll
+
+    struct PollAnswer {
+        let regID: String
+        let stream: [JSON]
+        let resync: Bool
+    }
+
+    /// The original long poll: answers at once when ops wait, else after `delay`.
+    func poll(user: Int64, regID: String?, delay: Duration) async -> PollAnswer {
+        let now = ContinuousClock.now
+        let (id, known, waiting) = users.withLock { users -> (String, Bool, [JSON]) in
+            var streams = users[user] ?? UserStreams()
+            defer { users[user] = streams }
+            if let regID, var registration = streams.registrations[regID] {
+                registration.lastSeen = now
+                let backlog = registration.backlog
+                registration.backlog = []
+                // A second poll on one registration releases the first.
+                registration.waiter?.finish()
+                registration.waiter = nil
+                streams.registrations[regID] = registration
+                return (regID, true, backlog)
+            }
+            let id = Self.newRegistrationID()
+            streams.registrations[id] = Registration(lastSeen: now)
+            return (id, false, [])
+        }
+        if regID != nil && !known { return PollAnswer(regID: id, stream: [], resync: true) }
+        if !waiting.isEmpty { return PollAnswer(regID: id, stream: waiting, resync: false) }
+
+        let (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let pollID = UUID()
+        let parked = users.withLock { users -> Bool in
+            guard var registration = users[user]?.registrations[id], registration.backlog.isEmpty else { return false }
+            registration.waiter = waker
+            registration.waiterID = pollID
+            users[user]?.registrations[id] = registration
+            return true
+        }
+        if parked {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var iterator = wake.makeAsyncIterator()
+                    _ = await iterator.next()
+                }
+                group.addTask { try? await Task.sleep(for: delay) }
+                await group.next()
+                group.cancelAll()
+            }
+            users.withLock { users in
+                // Only this poll's own waiter: a newer poll may have parked its own.
+                if users[user]?.registrations[id]?.waiterID == pollID {
+                    users[user]?.registrations[id]?.waiter = nil
+                    users[user]?.registrations[id]?.waiterID = nil
+                }
+            }
+            waker.finish()
+        }
+        let backlog = users.withLock { users -> [JSON] in
+            guard var registration = users[user]?.registrations[id] else { return [] }
+            let backlog = registration.backlog
+            registration.backlog = []
+            registration.lastSeen = ContinuousClock.now
+            users[user]?.registrations[id] = registration
+            return backlog
+        }
+        return PollAnswer(regID: id, stream: backlog, resync: false)
+    }
+
+    /// Drops registrations idle for two minutes.
+    func sweep() {
+        let cutoff = ContinuousClock.now - Self.registrationIdle
+        users.withLock { users in
+            for user in users.keys {
+                let kept = users[user]!.registrations.filter { $0.value.waiter != nil || $0.value.lastSeen > cutoff }
+                users[user]?.registrations = kept
+            }
+        }
+    }
+
+    /// URL-safe: the original client puts it in the URL unescaped.
+    static func newRegistrationID() -> String {
+        (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+}
