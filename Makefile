@@ -29,6 +29,8 @@ bench: plugins
 	$(SWIFT) build -c release --product teabag-bench
 	$(MAKE) -s -C Plugins
 	$(shell $(SWIFT) build -c release --show-bin-path)/teabag-bench fold
+	$(shell $(SWIFT) build -c release --show-bin-path)/teabag-bench table
+	$(shell $(SWIFT) build -c release --show-bin-path)/teabag-bench store
 
 clean:
 	$(MAKE) -s -C Plugins clean

@@ -83,7 +83,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "TeaBagBench", dependencies: [
-            "TeaBagCore", "TeaBagPlugins", "TeaBagServerKit", "TeaBagTable",
+            "TeaBagCore", "TeaBagPlugins", "TeaBagServerKit", "TeaBagTable", "TeaBagStore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -93,7 +93,7 @@ let package = Package(
 
         // Shared by the integration tests: servers on loopback, HTTP, clocks.
         .target(name: "TeaBagTestSupport", dependencies: [
-            "TeaBagCore", "TeaBagServerKit", "TeaBagTable",
+            "TeaBagCore", "TeaBagServerKit", "TeaBagTable", "TeaBagStore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ], path: "Tests/TeaBagTestSupport"),
@@ -101,6 +101,12 @@ let package = Package(
             "TeaBagTestSupport", "TeaBagTable", "TeaBagServerKit", "TeaBagConfig",
             .product(name: "InMemoryLogging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        .testTarget(name: "TeaBagStoreTests", dependencies: [
+            "TeaBagTestSupport", "TeaBagStore", "TeaBagTable", "TeaBagServerKit", "TeaBagCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
         .testTarget(name: "TeaBagCoreTests", dependencies: [
             "TeaBagCore",

@@ -4,9 +4,10 @@ import ArgumentParser
 
 @main
 struct BenchCommand: AsyncParsableCommand {
+
     static let configuration = CommandConfiguration(
         commandName: "teabag-bench",
         abstract: "TeaBag benchmarks; each writes docs/benchmarks/<name>.md.",
-        subcommands: [FoldBench.self, TableBench.self]
+        subcommands: [FoldBench.self, TableBench.self, StoreBench.self]
     )
 }

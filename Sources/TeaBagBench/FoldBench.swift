@@ -61,7 +61,7 @@ struct FoldBench: ParsableCommand {
         var table = "| measurement | ops/s | goal |\n| --- | ---: | --- |\n"
         for (name, rate, goal) in rows { table += "| \(name) | \(Report.formatRate(rate)) | \(goal) |\n" }
         table += "| plugin / in-process time, replay | \(String(format: "%.2f", ratio))× | ≤ 2× |\n"
-        print(table)
+        say(table)
         let markdown = """
         # Fold benchmark
 
@@ -77,6 +77,6 @@ struct FoldBench: ParsableCommand {
         The closure sees already-decoded ops, so the ratio is the whole price of the C boundary.
         """
         try Report.write(markdown + "\n", to: out)
-        print("written to \(out)")
+        say("written to \(out)")
     }
 }

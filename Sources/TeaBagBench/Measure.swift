@@ -52,3 +52,8 @@ enum Report {
         try markdown.write(to: url, atomically: true, encoding: .utf8)
     }
 }
+
+/// Prints a line at once, unbuffered, so figures show as they are measured even into a pipe.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

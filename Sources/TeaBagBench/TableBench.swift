@@ -66,7 +66,7 @@ struct TableBench: AsyncParsableCommand {
         }
         table_ += "| store-token check in process, no HTTP | \(Report.formatRate(Double(iterations) / inProcessStore)) | | | |\n"
         table_ += "| session check in process, no HTTP | \(Report.formatRate(Double(iterations) / inProcessSession)) | | | |\n"
-        print(table_)
+        say(table_)
         let markdown = """
         # Table benchmark
 
@@ -79,7 +79,7 @@ struct TableBench: AsyncParsableCommand {
         machine kind (shared/NOTES.md): nginx `return 204` ≈ 101,700 req/s; bare Hummingbird `GET` → 204 ≈ 65,000 req/s.
         """
         try Report.write(markdown + "\n", to: out)
-        print("written to \(out)")
+        say("written to \(out)")
     }
 }
 

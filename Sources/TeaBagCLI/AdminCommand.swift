@@ -6,6 +6,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import TeaBagCore
+import TeaBagServerKit
 
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -145,7 +146,7 @@ enum AdminHTTP {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            response = try await OutboundHTTP.client.execute(request, timeout: .seconds(30))
             bytes = try await response.body.collect(upTo: 16 << 20)
         } catch {
             throw CLIFailure.runtime("cannot reach \(url) (\(error)); is the server running, and is the URL right?")

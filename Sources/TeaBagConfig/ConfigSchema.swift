@@ -45,6 +45,7 @@ public enum ConfigSchema {
         .init("store.long_poll_delay_ms", .int),
         .init("store.unknown_types", .string, choices: ["accept", "reject"]),
         .init("store.body_limit", .int),
+        .init("store.stream_retention", .int),
         .init("store.log_level", .string, choices: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         // plugins (store and agent)
         .init("plugins.directories", .stringList),

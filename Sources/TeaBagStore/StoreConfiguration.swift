@@ -20,6 +20,8 @@ public struct StoreConfiguration: Sendable {
     public var longPollDelayMs = 5_000
     public var unknownTypes: UnknownTypes = .accept
     public var bodyLimit = 1 << 20
+    /// Accepted ops kept per user in the stream log (SSE resume).
+    public var streamRetention = 100_000
     public var pluginDirectories: [String] = ["Plugins"]
     public var pluginPollMs = 500
     public var declaredReducers: [DeclaredReducer] = []
@@ -40,6 +42,7 @@ public struct StoreConfiguration: Sendable {
         longPollDelayMs = store.int(forKey: "long_poll_delay_ms", default: longPollDelayMs)
         unknownTypes = store.string(forKey: "unknown_types").flatMap(UnknownTypes.init(rawValue:)) ?? unknownTypes
         bodyLimit = store.int(forKey: "body_limit", default: bodyLimit)
+        streamRetention = store.int(forKey: "stream_retention", default: streamRetention)
         logLevel = store.string(forKey: "log_level").flatMap(Logger.Level.init(rawValue:)) ?? logLevel
         let plugins = settings.reader.scoped(to: "plugins")
         pluginDirectories = (plugins.stringArray(forKey: "directories") ?? pluginDirectories) + extraPluginDirectories
@@ -55,6 +58,7 @@ public struct StoreConfiguration: Sendable {
         guard maxSkewMs >= 0 else { throw bad("store.max_skew_ms", "must not be negative") }
         guard longPollDelayMs >= 1 else { throw bad("store.long_poll_delay_ms", "must be positive") }
         guard bodyLimit >= 1024 else { throw bad("store.body_limit", "must be at least 1024 bytes") }
+        guard streamRetention >= 1 else { throw bad("store.stream_retention", "must be positive") }
         guard pluginPollMs >= 10 else { throw bad("plugins.poll_ms", "must be at least 10") }
     }
 }

@@ -74,3 +74,15 @@ extension StoreUser {
         return StoreUser(id: id, tableURL: row["table_url"], storeIDs: ids)
     }
 }
+
+/// The per-user log of accepted ops, kept for SSE resumes.
+enum StreamLog {
+    /// Keeps the newest `keep` entries of each user; a resume from before them gets a resync.
+    static func trim(_ pool: DatabasePool, keep: Int) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                DELETE FROM events WHERE seq <= (SELECT max(e.seq) FROM events e WHERE e.user_id = events.user_id) - ?
+                """, arguments: [keep])
+        }
+    }
+}

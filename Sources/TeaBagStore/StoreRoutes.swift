@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 import TeaBagCore
 import TeaBagServerKit
 
@@ -100,7 +101,8 @@ struct StoreRoutes: Sendable {
                 try await writer.write(frame.sse)
                 sent = frame.seq
             }
-            for await item in stream {
+            // Ends on graceful shutdown, so that an open stream does not hold the exit (SPEC §6: within 5 s).
+            for await item in stream.cancelOnGracefulShutdown() {
                 switch item {
                 case .frame(let frame):
                     guard frame.seq > sent else { continue }  // already sent from history

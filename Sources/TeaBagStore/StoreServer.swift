@@ -50,7 +50,7 @@ public struct StoreServer: Sendable {
                                      counters.commit.record(elapsed)
                                      counters.commitBatch.record(Double(requests))
                                  })
-        let tokens = TokenChecker(client: HTTPClient.shared, clock: clock)
+        let tokens = TokenChecker(client: OutboundHTTP.client, clock: clock)
         let service = StoreService(pool: pool, writer: writer, plugins: plugins, tokens: tokens,
                                    codes: EnrollmentCodes(storeKey: key), configuration: configuration, clock: clock, counters: counters)
         let address = BoundAddress()
@@ -68,6 +68,11 @@ public struct StoreServer: Sendable {
             PeriodicTask(every: .seconds(10)) {
                 hub.sweep()
                 counters.listeners.set(Double(hub.listenerCount))
+            },
+            PeriodicTask(every: .seconds(60)) {
+                do { try StreamLog.trim(pool, keep: configuration.streamRetention) } catch {
+                    logger.error("could not trim the stream log: \(error)")
+                }
             },
         ]
         let application = Application(

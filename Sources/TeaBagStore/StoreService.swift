@@ -104,12 +104,21 @@ public final class StoreService: Sendable {
         return (type, normalized)
     }
 
-    /// Every check an op passes before the writer, in the order of SPEC §2.3:
-    /// a sha already held is a noop before anything else.
+    /// Every check an op passes before the writer. SPEC §2.3 puts "its sha
+    /// is already held → noop" before all of them; the writer finds a held
+    /// sha anyway, so the database is asked here only when a check fails,
+    /// to answer noop instead of the error — the same answers, one read
+    /// less per push.
     func admit(user: Int64, type: String, path: String, body: JSON) throws -> OplogWriter.Entry? {
-        if let sha = body["sha"]?.stringValue, try holds(user: user, type: type, path: path, sha: sha) {
-            return nil
+        do {
+            return OplogWriter.Entry(type: type, path: path, op: try check(type: type, body: body))
+        } catch let error as APIError {
+            if let sha = body["sha"]?.stringValue, try holds(user: user, type: type, path: path, sha: sha) { return nil }
+            throw error
         }
+    }
+
+    private func check(type: String, body: JSON) throws -> Op {
         let op: Op
         do { op = try Op(json: body) } catch {
             throw APIError.badRequest("UserError:InvalidOpBody", error.message)
@@ -131,7 +140,7 @@ public final class StoreService: Sendable {
                 throw APIError.badRequest("StoreError:NoReducer", "this store serves no reducer for type \(type) and refuses unknown types")
             }
         }
-        return OplogWriter.Entry(type: type, path: path, op: op)
+        return op
     }
 
     func holds(user: Int64, type: String, path: String, sha: String) throws -> Bool {

@@ -7,6 +7,7 @@
 import Foundation
 import GRDB
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 import TeaBagCore
 
@@ -185,7 +186,8 @@ final class StreamHub: Sendable {
                     var iterator = wake.makeAsyncIterator()
                     _ = await iterator.next()
                 }
-                group.addTask { try? await Task.sleep(for: delay) }
+                // A parked poll is answered (empty) on graceful shutdown rather than holding the exit.
+                group.addTask { try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) } }
                 await group.next()
                 group.cancelAll()
             }

@@ -49,7 +49,7 @@ public struct TableServer: Sendable {
         let publicURL = configuration.publicURL
         TableRoutes(
             service: service,
-            enroller: StoreEnroller(client: HTTPClient.shared, timeout: .milliseconds(Int64(configuration.confirmTimeoutMs))),
+            enroller: StoreEnroller(client: OutboundHTTP.client, timeout: .milliseconds(Int64(configuration.confirmTimeoutMs))),
             adminKey: key,
             limits: BodyLimits(maxBytes: configuration.bodyLimit),
             publicURL: { publicURL ?? ((address.url ?? "http://127.0.0.1") + "/") }

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import Synchronization
 import TeaBagServerKit
+import TeaBagStore
 import TeaBagTable
 
 /// Time that a test moves by hand.
@@ -63,4 +64,45 @@ public func startTable(data: String, key: String = testTableKey, clock: (@Sendab
         throw CancellationError()
     }
     return RunningTable(server: server, url: url + "/", key: configuration.key ?? "", task: task)
+}
+
+/// A running store; `stop()` ends it.
+public struct RunningStore: Sendable {
+    public let server: StoreServer
+    /// `http://127.0.0.1:PORT/`
+    public let url: String
+    public let key: String
+    public let data: String
+    let task: Task<Void, any Error>
+
+    /// `http://127.0.0.1:PORT/user/N/`: the store URL a user enrolls (§2.4).
+    public func userURL(_ user: Int = 1) -> String { url + "user/\(user)/" }
+
+    public func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+public let testStoreKey = "test-store-key-0123456789"
+
+/// A store in this process on 127.0.0.1, port 0, with the shipped plugins of
+/// `Repository.plugins` and its SQLite file in `data`.
+public func startStore(data: String, key: String = testStoreKey, clock: (@Sendable () -> Int64)? = nil,
+                       logger: Logger = Logger(label: "store", factory: { _ in SwiftLogNoOpLogHandler() }),
+                       configure: (inout StoreConfiguration) -> Void = { _ in }) async throws -> RunningStore {
+    var configuration = StoreConfiguration()
+    configuration.port = 0
+    configuration.dataDirectory = data
+    configuration.key = key
+    configuration.pluginDirectories = [Repository.plugins]
+    configure(&configuration)
+    let server = try StoreServer.build(configuration: configuration, logger: logger,
+                                       clock: clock ?? { Int64(Date().timeIntervalSince1970 * 1000) })
+    let task = Task { try await server.application.runService() }
+    guard try await eventually(10, { server.address.url != nil }), let url = server.address.url else {
+        task.cancel()
+        throw CancellationError()
+    }
+    return RunningStore(server: server, url: url + "/", key: key, data: data, task: task)
 }
