@@ -23,6 +23,19 @@ struct StoreBench: AsyncParsableCommand {
             if let errors = result.errors { rows.append("| ↳ \(errors) | | | | |") }
         }
 
+        if ProcessInfo.processInfo.environment["TB_MICRO"] != nil {
+            let deployment = try await BenchDeployment.start(durability: .normal)
+            for round in 0..<(Int(ProcessInfo.processInfo.environment["TB_MICRO"] ?? "3") ?? 3) {
+                let items: [JSON] = (0..<1000).map { i in
+                    ["type": "counter", "path": .string("/m\(i % 100)"), "op": ["date": .number(Double(1_700_000_000_000 + round * 1000 + i)), "sha": .string("m\(round)-\(i)"), "payload": 1]]
+                }
+                let start = ContinuousClock.now
+                _ = try await deployment.store.service.pushBatchForBench(user: 1, items: items)
+                say("1000 ops in-process: \(ContinuousClock.now - start)")
+            }
+            await deployment.stop()
+            return
+        }
         for durability in [Durability.normal, .full] {
             let deployment = try await BenchDeployment.start(durability: durability)
             let push = try Scripts.write(Scripts.singleOp(token: deployment.storeToken, paths: 1_000))
@@ -88,10 +101,12 @@ enum Scripts {
         return """
         local threads = {}
         function setup(thread) table.insert(threads, thread); thread:set("tid", #threads) end
-        function init(args) counter = 0; math.randomseed(os.time() + tid); prefix = tid .. "-" .. math.random(1, 1000000000) end
+        function init(args) counter = 0; last = 0; math.randomseed(os.time() + tid); prefix = tid .. "-" .. math.random(1, 1000000000) end
         request = function()
           counter = counter + 1
-          local body = string.format('{"date":%d,"sha":"%s-%d","payload":1}', os.time() * 1000, prefix, counter)
+          -- The agent's date rule: now, but never behind this writer's previous op.
+          last = math.max(os.time() * 1000, last + 1)
+          local body = string.format('{"date":%d,"sha":"%s-%d","payload":1}', last, prefix, counter)
           local url = "/user/1/oplog?type=counter&store_token=\(token)&path=" .. \(path)
           return wrk.format("POST", url, {["Content-Type"] = "application/json"}, body)
         end

@@ -26,6 +26,8 @@ struct AcceptedOp: Sendable {
     let path: String
     /// `{"op":…,"path":…,"type":…}` as streamed.
     let entry: JSON
+    /// The same, as canonical text (built from the op's text, not serialized again).
+    let entryText: String
 }
 
 final class OplogWriter: Sendable {
@@ -122,14 +124,17 @@ final class OplogWriter: Sendable {
         let key = PathKey(user: user, type: entry.type, path: entry.path)
         var state = try pathState(db, key: key)
         let op = entry.op
+        // Cached statements: parsing and authorizing SQL would otherwise cost more than running it.
         let held = try op.sha == state.base.sha
-            || (Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ops WHERE path_id = ? AND sha = ?)", arguments: [state.id, op.sha]) ?? false)
+            || (Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM ops WHERE path_id = ? AND sha = ?)"),
+                              arguments: [state.id, op.sha]) ?? false)
+        let opText = op.json.canonicalString
         switch MergeRules.decide(op, base: state.base, alreadyHeld: held) {
         case .noop:
             return .noop
         case .keep:
-            try db.execute(sql: "INSERT INTO ops (path_id, sha, date, node, seq, body) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [state.id, op.sha, op.date, op.node, op.seq, op.json.canonicalString])
+            try db.cachedStatement(sql: "INSERT INTO ops (path_id, sha, date, node, seq, body) VALUES (?, ?, ?, ?, ?, ?)")
+                .execute(arguments: [state.id, op.sha, op.date, op.node, op.seq, opText])
             let opKey = MergeRules.orderKey(op, base: state.base)
             if let reducer = plugins.reducer(for: entry.type), state.valueVersion == tag(reducer), let value = state.value,
                state.lastKey.map({ $0 < opKey }) ?? true {
@@ -143,7 +148,12 @@ final class OplogWriter: Sendable {
                 state.valueDate = op.date
                 state.valueSHA = op.sha
             } else {
-                try refold(db, &state, type: entry.type)
+                // Out of order (or no reducer): folding again now would cost
+                // the whole oplog on every such push. The value goes stale
+                // instead and is folded when it is read (StoreService.value).
+                state.value = nil
+                state.valueVersion = nil
+                state.lastKey = nil
             }
         case .replaceBase:
             let ops = try PathState.ops(db, pathID: state.id, base: state.base)
@@ -153,19 +163,33 @@ final class OplogWriter: Sendable {
             state.base = op
             try refold(db, &state, type: entry.type)
         }
-        try state.save(db)
+        try state.save(db, baseChanged: op.isValueOp)
         cache.withLock { $0.paths[key] = state }
         let seq = try nextSeq(db, user: user)
         let streamed: JSON = ["type": .string(entry.type), "path": .string(entry.path), "op": op.json]
-        try db.execute(sql: "INSERT INTO events (user_id, seq, type, path, op) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [user, seq, entry.type, entry.path, op.json.canonicalString])
-        accepted.append(AcceptedOp(user: user, seq: seq, type: entry.type, path: entry.path, entry: streamed))
+        try db.cachedStatement(sql: "INSERT INTO events (user_id, seq, type, path, op) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [user, seq, entry.type, entry.path, opText])
+        // Canonical key order is op, path, type; the op's text is already canonical.
+        var entryText = #"{"op":"# + opText + #","path":"#
+        entryText += JSON.string(entry.path).canonicalString + #","type":"# + JSON.string(entry.type).canonicalString + "}"
+        assert(entryText == streamed.canonicalString, "stream entry text drifted from its canonical form")
+        accepted.append(AcceptedOp(user: user, seq: seq, type: entry.type, path: entry.path, entry: streamed, entryText: entryText))
         return .accepted(seq: seq)
     }
 
     private func pathState(_ db: Database, key: PathKey) throws -> PathState {
         if let cached = cache.withLock({ $0.paths[key] }) { return cached }
-        let state = try PathState.load(db, key: key) ?? PathState.create(db, key: key)
+        var state: PathState
+        if let stored = try PathState.load(db, key: key) {
+            state = stored
+        } else {
+            state = try PathState.create(db, key: key)
+            // The empty base's value, null, is the fold of nothing: materialized already.
+            if let reducer = plugins.reducer(for: key.type) {
+                state.value = .null
+                state.valueVersion = tag(reducer)
+            }
+        }
         cache.withLock { c in
             if c.paths.count > 50_000 { c.paths.removeAll(keepingCapacity: true) }
             c.paths[key] = state

@@ -52,12 +52,15 @@ struct PathState: Sendable {
         return PathState(id: db.lastInsertedRowID)
     }
 
-    func save(_ db: Database) throws {
-        try db.execute(sql: """
-            UPDATE paths SET base = ?, value = ?, value_version = ?, value_date = ?, value_sha = ?, last_date = ?, last_sha = ?, skipped = ?
+    /// Writes the value and its bookkeeping; the base too when it changed.
+    func save(_ db: Database, baseChanged: Bool) throws {
+        if baseChanged {
+            try db.cachedStatement(sql: "UPDATE paths SET base = ? WHERE id = ?").execute(arguments: [base.json.canonicalString, id])
+        }
+        try db.cachedStatement(sql: """
+            UPDATE paths SET value = ?, value_version = ?, value_date = ?, value_sha = ?, last_date = ?, last_sha = ?, skipped = ?
             WHERE id = ?
-            """, arguments: [base.json.canonicalString, value?.canonicalString, valueVersion, valueDate, valueSHA,
-                             lastKey?.date, lastKey?.sha, skipped, id])
+            """).execute(arguments: [value?.canonicalString, valueVersion, valueDate, valueSHA, lastKey?.date, lastKey?.sha, skipped, id])
     }
 
     /// The payload ops held, in fold order.

@@ -199,6 +199,11 @@ public final class StoreService: Sendable {
         return results.map { $0 ?? .null }
     }
 
+    /// The batch path without HTTP, for profiling (teabag-bench).
+    public func pushBatchForBench(user: Int64, items: [JSON]) async throws -> [JSON] {
+        try await pushBatch(user: user, items: items)
+    }
+
     // MARK: reads
 
     /// The oplog: its base first, then the payload ops in fold order.
@@ -225,9 +230,9 @@ public final class StoreService: Sendable {
             if state.valueVersion == tag(reducer), let value = state.value {
                 return ["value": value, "date": .number(Double(state.valueDate)), "sha": .string(state.valueSHA)]
             }
-            // Materialized by another reducer version (or none yet): fold now.
+            // Stale (an op arrived out of order) or folded by another reducer version: fold now.
             let ops = try PathState.ops(db, pathID: state.id, base: state.base)
-            let outcome = plugins.fold(type: type, state: state.base.value ?? .null, ops: ops[...])
+            let outcome = Optional(Fold.fold(reducer, state: state.base.value ?? .null, ops: ops[...]))
             let last = ops.last
             return ["value": outcome?.value ?? .null, "date": .number(Double(last?.date ?? state.base.date)),
                     "sha": .string(last?.sha ?? state.base.sha)]

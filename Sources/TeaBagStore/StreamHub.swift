@@ -17,14 +17,11 @@ struct StreamFrame: Sendable {
     let entry: JSON
     let sse: ByteBuffer
 
-    init(seq: Int64, entry: JSON) {
+    init(seq: Int64, entry: JSON, text: String? = nil) {
         self.seq = seq
         self.entry = entry
         // Canonical JSON has no raw CR or LF, so it is one `data:` line.
-        var text = "id: \(seq)\ndata: "
-        text += entry.canonicalString
-        text += "\n\n"
-        sse = ByteBuffer(string: text)
+        sse = ByteBuffer(string: "id: \(seq)\ndata: " + (text ?? entry.canonicalString) + "\n\n")
     }
 }
 
@@ -44,8 +41,8 @@ final class StreamHub: Sendable {
     private let pool: DatabasePool
 
     struct UserStreams {
-        /// The newest frames, oldest first, for quick resumes.
-        var ring: [StreamFrame] = []
+        /// The newest frames, for quick resumes.
+        var ring = FrameRing(capacity: StreamHub.ringSize)
         var listeners: [UUID: AsyncStream<SSEItem>.Continuation] = [:]
         var registrations: [String: Registration] = [:]
     }
@@ -67,37 +64,40 @@ final class StreamHub: Sendable {
     /// Called after each commit, in acceptance order.
     func publish(_ accepted: [AcceptedOp]) {
         guard !accepted.isEmpty else { return }
-        let frames = accepted.map { (user: $0.user, frame: StreamFrame(seq: $0.seq, entry: $0.entry)) }
+        let frames = accepted.map { (user: $0.user, frame: StreamFrame(seq: $0.seq, entry: $0.entry, text: $0.entryText)) }
         var waiters: [AsyncStream<Void>.Continuation] = []
         users.withLock { users in
             for (user, frame) in frames {
-                var streams = users[user] ?? UserStreams()
-                streams.ring.append(frame)
-                if streams.ring.count > Self.ringSize { streams.ring.removeFirst(streams.ring.count - Self.ringSize) }
-                for (id, listener) in streams.listeners {
-                    if case .dropped = listener.yield(.frame(frame)) {
-                        // Too slow to keep up: end it; the client resumes with Last-Event-ID.
-                        listener.finish()
-                        streams.listeners[id] = nil
-                    }
-                }
-                for (id, var registration) in streams.registrations {
-                    registration.backlog.append(frame.entry)
-                    if registration.backlog.count > Self.registrationBacklog {
-                        streams.registrations[id] = nil  // overflow: dropped, the next poll resyncs
-                        if let waiter = registration.waiter { waiters.append(waiter) }
-                        continue
-                    }
-                    if let waiter = registration.waiter {
-                        waiters.append(waiter)
-                        registration.waiter = nil
-                    }
-                    streams.registrations[id] = registration
-                }
-                users[user] = streams
+                // In place: copying a user's streams out would copy its ring per op.
+                Self.deliver(frame, to: &users[user, default: UserStreams()], waking: &waiters)
             }
         }
         for waiter in waiters { waiter.yield() }
+    }
+
+    private static func deliver(_ frame: StreamFrame, to streams: inout UserStreams, waking waiters: inout [AsyncStream<Void>.Continuation]) {
+        streams.ring.append(frame)
+        for (id, listener) in streams.listeners {
+            if case .dropped = listener.yield(.frame(frame)) {
+                // Too slow to keep up: end it; the client resumes with Last-Event-ID.
+                listener.finish()
+                streams.listeners[id] = nil
+            }
+        }
+        for id in Array(streams.registrations.keys) {
+            streams.registrations[id]!.backlog.append(frame.entry)
+            if streams.registrations[id]!.backlog.count > Self.registrationBacklog {
+                // Overflow: dropped; its next poll gets a new registration and resyncs.
+                if let waiter = streams.registrations[id]!.waiter { waiters.append(waiter) }
+                streams.registrations[id] = nil
+                continue
+            }
+            if let waiter = streams.registrations[id]!.waiter {
+                waiters.append(waiter)
+                streams.registrations[id]!.waiter = nil
+                streams.registrations[id]!.waiterID = nil
+            }
+        }
     }
 
     // MARK: SSE
@@ -110,14 +110,12 @@ final class StreamHub: Sendable {
         continuation.onTermination = { [weak self] _ in
             self?.users.withLock { _ = $0[user]?.listeners.removeValue(forKey: id) }
         }
-        let ring = users.withLock { users -> [StreamFrame] in
+        let fromMemory = users.withLock { users -> [StreamFrame]? in
             users[user, default: UserStreams()].listeners[id] = continuation
-            return users[user]?.ring ?? []
+            return lastEventID.flatMap { users[user]?.ring.frames(after: $0) }
         }
         guard let after = lastEventID else { return (stream, [], false) }
-        if let first = ring.first, first.seq <= after + 1 {
-            return (stream, ring.filter { $0.seq > after }, false)
-        }
+        if let fromMemory { return (stream, fromMemory, false) }
         // Older than memory holds: read the user's log.
         let (rows, oldest) = (try? pool.read { db -> ([Row], Int64?) in
             let oldest = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM events WHERE user_id = ?", arguments: [user])
@@ -152,20 +150,17 @@ final class StreamHub: Sendable {
     func poll(user: Int64, regID: String?, delay: Duration) async -> PollAnswer {
         let now = ContinuousClock.now
         let (id, known, waiting) = users.withLock { users -> (String, Bool, [JSON]) in
-            var streams = users[user] ?? UserStreams()
-            defer { users[user] = streams }
-            if let regID, var registration = streams.registrations[regID] {
-                registration.lastSeen = now
-                let backlog = registration.backlog
-                registration.backlog = []
+            if let regID, users[user]?.registrations[regID] != nil {
+                let backlog = users[user]!.registrations[regID]!.backlog
+                users[user]!.registrations[regID]!.backlog = []
+                users[user]!.registrations[regID]!.lastSeen = now
                 // A second poll on one registration releases the first.
-                registration.waiter?.finish()
-                registration.waiter = nil
-                streams.registrations[regID] = registration
+                users[user]!.registrations[regID]!.waiter?.finish()
+                users[user]!.registrations[regID]!.waiter = nil
                 return (regID, true, backlog)
             }
             let id = Self.newRegistrationID()
-            streams.registrations[id] = Registration(lastSeen: now)
+            users[user, default: UserStreams()].registrations[id] = Registration(lastSeen: now)
             return (id, false, [])
         }
         if regID != nil && !known { return PollAnswer(regID: id, stream: [], resync: true) }
@@ -225,5 +220,34 @@ final class StreamHub: Sendable {
     /// URL-safe: the original client puts it in the URL unescaped.
     static func newRegistrationID() -> String {
         (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+}
+
+/// The newest frames of a user, a fixed-size ring: appending never moves the others.
+struct FrameRing {
+    private var slots: [StreamFrame?]
+    private var next = 0
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        slots = Array(repeating: nil, count: capacity)
+    }
+
+    mutating func append(_ frame: StreamFrame) {
+        slots[next] = frame
+        next = (next + 1) % slots.count
+        count = min(count + 1, slots.count)
+    }
+
+    /// Every frame after `seq`, oldest first, when the ring still holds `seq + 1` (else nil).
+    func frames(after seq: Int64) -> [StreamFrame]? {
+        guard count > 0 else { return nil }
+        let oldestIndex = (next - count + slots.count) % slots.count
+        guard let oldest = slots[oldestIndex], oldest.seq <= seq + 1 else { return nil }
+        var out: [StreamFrame] = []
+        for offset in 0..<count {
+            if let frame = slots[(oldestIndex + offset) % slots.count], frame.seq > seq { out.append(frame) }
+        }
+        return out
     }
 }
