@@ -1,9 +1,13 @@
+import Foundation
+
 /// Every configuration key TeaBag knows, with its type, default and
 /// environment variables (SPEC §5). conf.d/00-defaults.yaml documents the
 /// same keys for people; `ConfigSchemaTests` keeps the two in step.
 public struct ConfigKeySpec: Sendable {
     public enum Kind: String, Sendable {
         case string, int, double, bool, stringList
+        /// Milliseconds as an integer, or a string with a unit: "300ms", "5s", "10m", "1h".
+        case duration
     }
     public let key: String
     public let kind: Kind
@@ -41,8 +45,8 @@ public enum ConfigSchema {
         .init("store.data", .string, environment: ["TEABAG_STORE_DATA", "TEABAG_DATA"]),
         .init("store.key", .string, environment: ["TEABAG_STORE_KEY"]),
         .init("store.durability", .string, choices: ["full", "normal"], environment: ["TEABAG_STORE_DURABILITY"]),
-        .init("store.max_skew_ms", .int),
-        .init("store.long_poll_delay_ms", .int),
+        .init("store.max_skew", .duration),
+        .init("store.long_poll_delay", .duration),
         .init("store.unknown_types", .string, choices: ["accept", "reject"]),
         .init("store.body_limit", .int),
         .init("store.stream_retention", .int),
@@ -54,5 +58,16 @@ public enum ConfigSchema {
 
     public static func spec(for key: String) -> ConfigKeySpec? {
         keys.first { $0.key == key }
+    }
+}
+
+public enum ConfigDuration {
+    /// Milliseconds of "300ms", "5s", "10m", "1h" (or a plain integer of ms).
+    public static func milliseconds(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        for (unit, factor) in [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)] where trimmed.hasSuffix(unit) {
+            if let n = Int(trimmed.dropLast(unit.count)), n >= 0 { return n * factor }
+        }
+        return Int(trimmed)
     }
 }

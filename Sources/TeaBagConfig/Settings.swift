@@ -75,10 +75,13 @@ public struct Settings: Sendable {
         case (.double, .int), (.double, .double): ok = true
         case (.bool, .bool): ok = true
         case (.stringList, .list): ok = true
+        case (.duration, .int(let ms)): ok = ms >= 0
+        case (.duration, .string(let text)): ok = ConfigDuration.milliseconds(text) != nil
         default: ok = false
         }
         if !ok {
-            let expected = spec.choices.map { "one of " + $0.joined(separator: ", ") } ?? "a value of type \(spec.kind.rawValue)"
+            let expected = spec.choices.map { "one of " + $0.joined(separator: ", ") }
+                ?? (spec.kind == .duration ? "a duration: milliseconds, or a number with ms, s, m or h (\"5s\")" : "a value of type \(spec.kind.rawValue)")
             throw ConfigError(origin: origin, key: spec.key, problem: "must be \(expected)")
         }
     }
@@ -113,7 +116,7 @@ public struct Settings: Sendable {
             case .bool:
                 guard let b = Bool(text.lowercased()) else { throw ConfigError(origin: "environment \(name)", key: spec.key, problem: "must be true or false") }
                 scalar = .bool(b)
-            case .string: scalar = .string(text)
+            case .string, .duration: scalar = .string(text)
             case .stringList: scalar = .list(text.split(separator: ":").map(String.init))
             }
             scalars[spec.key] = scalar
@@ -131,5 +134,14 @@ public struct Settings: Sendable {
         case .list(let l): .stringArray(l)
         case .null: .string("")
         }
+    }
+}
+
+extension ConfigReader {
+    /// A `duration` key in milliseconds: an integer, or a string with a unit.
+    public func milliseconds(forKey key: String, default defaultValue: Int) -> Int {
+        if let ms = int(forKey: ConfigKey(key)) { return ms }
+        if let text = string(forKey: ConfigKey(key)), let ms = ConfigDuration.milliseconds(text) { return ms }
+        return defaultValue
     }
 }

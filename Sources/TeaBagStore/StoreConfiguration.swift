@@ -38,8 +38,8 @@ public struct StoreConfiguration: Sendable {
         dataDirectory = store.string(forKey: "data", default: dataDirectory)
         key = store.string(forKey: "key", isSecret: true)
         durability = store.string(forKey: "durability").flatMap(Durability.init(rawValue:)) ?? durability
-        maxSkewMs = Int64(store.int(forKey: "max_skew_ms", default: Int(maxSkewMs)))
-        longPollDelayMs = store.int(forKey: "long_poll_delay_ms", default: longPollDelayMs)
+        maxSkewMs = Int64(store.milliseconds(forKey: "max_skew", default: Int(maxSkewMs)))
+        longPollDelayMs = store.milliseconds(forKey: "long_poll_delay", default: longPollDelayMs)
         unknownTypes = store.string(forKey: "unknown_types").flatMap(UnknownTypes.init(rawValue:)) ?? unknownTypes
         bodyLimit = store.int(forKey: "body_limit", default: bodyLimit)
         streamRetention = store.int(forKey: "stream_retention", default: streamRetention)
@@ -55,8 +55,8 @@ public struct StoreConfiguration: Sendable {
         func bad(_ key: String, _ problem: String) -> ConfigError { ConfigError(origin: "configuration", key: key, problem: problem) }
         guard (0...65535).contains(port) else { throw bad("store.port", "must be from 0 to 65535") }
         if let key, key.count < 16 { throw bad("store.key", "must be at least 16 characters (or unset, to generate one)") }
-        guard maxSkewMs >= 0 else { throw bad("store.max_skew_ms", "must not be negative") }
-        guard longPollDelayMs >= 1 else { throw bad("store.long_poll_delay_ms", "must be positive") }
+        guard maxSkewMs >= 0 else { throw bad("store.max_skew", "must not be negative") }
+        guard longPollDelayMs >= 1 else { throw bad("store.long_poll_delay", "must be positive") }
         guard bodyLimit >= 1024 else { throw bad("store.body_limit", "must be at least 1024 bytes") }
         guard streamRetention >= 1 else { throw bad("store.stream_retention", "must be positive") }
         guard pluginPollMs >= 10 else { throw bad("plugins.poll_ms", "must be at least 10") }

@@ -119,7 +119,7 @@ struct StoreProcessTests {
         let directory = try temporaryDirectory("store-term")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory + "/conf.d", withIntermediateDirectories: true)
-        try "store:\n  long_poll_delay_ms: 8000\n".write(toFile: directory + "/conf.d/10-store.yaml", atomically: true, encoding: .utf8)
+        try "store:\n  long_poll_delay: 8s\n".write(toFile: directory + "/conf.d/10-store.yaml", atomically: true, encoding: .utf8)
         let table = try await startTable(data: directory + "/table")
         defer { Task { await table.stop() } }
         try await Enrollment.createUser(tableURL: table.url)
@@ -156,7 +156,7 @@ struct StoreProcessTests {
         ("store:\n  prot: 4001\n", "store.prot"),
         ("store:\n  durability: sometimes\n", "store.durability"),
         ("store:\n  unknown_types: maybe\n", "store.unknown_types"),
-        ("store:\n  long_poll_delay_ms: soon\n", "store.long_poll_delay_ms"),
+        ("store:\n  long_poll_delay: soon\n", "store.long_poll_delay"),
     ])
     func badConfiguration(yaml: String, key: String) async throws {
         let directory = try temporaryDirectory("store-conf")

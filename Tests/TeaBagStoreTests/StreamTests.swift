@@ -63,7 +63,7 @@ struct LongPollTests {
 
         let start = ContinuousClock.now
         let answer = try await c.poll(regID: regID)
-        #expect(seconds(since: start) < 1.0)
+        #expect(seconds(since: start) < 1.0)  // the 1.5 s delay did not run: the backlog answered at once
         let expected = ops.map { streamed($0.0, $0.1, $0.2) }
             + [streamed("note", "/z", payloadOp(1, "b5", 5)), streamed("note", "/z", payloadOp(2, "b6", 6))]
         #expect(answer.json == ["reg_id": .string(regID), "stream": .array(expected)])
@@ -79,7 +79,7 @@ struct LongPollTests {
         let c = u.client()
         let start = ContinuousClock.now
         let answer = try await c.poll(regID: "no-such-registration")
-        #expect(seconds(since: start) < 1.0)
+        #expect(seconds(since: start) < 2.5)  // well under the 5 s delay, even on a loaded machine
         let regID = try #require(answer.json?["reg_id"]?.stringValue)
         #expect(regID != "no-such-registration")
         #expect(answer.json == ["reg_id": .string(regID), "stream": [], "resync": true])
