@@ -79,10 +79,21 @@ extension StoreUser {
 enum StreamLog {
     /// Keeps the newest `keep` entries of each user; a resume from before them gets a resync.
     static func trim(_ pool: DatabasePool, keep: Int) throws {
-        try pool.write { db in
-            try db.execute(sql: """
-                DELETE FROM events WHERE seq <= (SELECT max(e.seq) FROM events e WHERE e.user_id = events.user_id) - ?
-                """, arguments: [keep])
+        // Per user, a range delete on the primary key: a correlated subquery
+        // over the whole log would hold the writer for seconds on a big log.
+        let cutoffs = try pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT id FROM users").compactMap { user -> (Int64, Int64)? in
+                // Two index lookups per user, not a scan of the log.
+                guard let row = try Row.fetchOne(db, sql: "SELECT max(seq) AS newest, min(seq) AS oldest FROM events WHERE user_id = ?",
+                                                 arguments: [user]),
+                      let newest: Int64 = row["newest"], let oldest: Int64 = row["oldest"] else { return nil }
+                return newest - oldest >= Int64(keep) ? (user, newest - Int64(keep)) : nil
+            }
+        }
+        for (user, cutoff) in cutoffs {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM events WHERE user_id = ? AND seq <= ?", arguments: [user, cutoff])
+            }
         }
     }
 }
