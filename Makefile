@@ -21,8 +21,10 @@ plugins:
 dev: all
 	$(BIN)/teabag plugins list Plugins
 
+# The process tests run .build/debug/teabag, so every product is built first.
 test: plugins
-	$(SWIFT) test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
 
 # Benchmarks print figures and write them under docs/benchmarks/.
 bench: plugins
