@@ -13,6 +13,8 @@ struct StoreBench: AsyncParsableCommand {
     @Option(help: "Seconds per wrk measurement.") var seconds = 10
     @Option(help: "Events per delivery measurement.") var events = 2_000
     @Option(help: "Where to write the report.") var out = "docs/benchmarks/store.md"
+    @Option(help: "Instead of the report: time N batches of 1,000 ops pushed in process, no HTTP (for perf record).")
+    var inProcessBatches: Int?
 
     func run() async throws {
         var rows: [String] = []
@@ -23,9 +25,9 @@ struct StoreBench: AsyncParsableCommand {
             if let errors = result.errors { rows.append("| ↳ \(errors) | | | | |") }
         }
 
-        if ProcessInfo.processInfo.environment["TB_MICRO"] != nil {
+        if let inProcessBatches {
             let deployment = try await BenchDeployment.start(durability: .normal)
-            for round in 0..<(Int(ProcessInfo.processInfo.environment["TB_MICRO"] ?? "3") ?? 3) {
+            for round in 0..<inProcessBatches {
                 let items: [JSON] = (0..<1000).map { i in
                     ["type": "counter", "path": .string("/m\(i % 100)"), "op": ["date": .number(Double(1_700_000_000_000 + round * 1000 + i)), "sha": .string("m\(round)-\(i)"), "payload": 1]]
                 }
