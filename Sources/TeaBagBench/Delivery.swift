@@ -64,7 +64,7 @@ enum Delivery {
         try await Task.sleep(for: .milliseconds(200))
         for i in 0..<events {
             let sha = "\(prefix)-\(i)"
-            let body: JSON = ["date": .number(Double(Int64(Date().timeIntervalSince1970 * 1000))), "sha": .string(sha), "payload": 1]
+            let body: JSON = ["date": .number(Double(WallClock.milliseconds())), "sha": .string(sha), "payload": 1]
             recorder.sent.withLock { $0[sha] = ContinuousClock.now }
             try await BenchHTTP.request("POST", deployment.storeURL + "user/1/oplog?type=counter&path=/delivery&store_token=\(deployment.storeToken)", body: body)
         }

@@ -32,7 +32,7 @@ struct StoreBench: AsyncParsableCommand {
                     ["type": "counter", "path": .string("/m\(i % 100)"), "op": ["date": .number(Double(1_700_000_000_000 + round * 1000 + i)), "sha": .string("m\(round)-\(i)"), "payload": 1]]
                 }
                 let start = ContinuousClock.now
-                _ = try await deployment.store.service.pushBatchForBench(user: 1, items: items)
+                _ = try await deployment.store.service.pushBatch(user: 1, items: items)
                 say("1000 ops in-process: \(ContinuousClock.now - start)")
             }
             await deployment.stop()
@@ -137,7 +137,7 @@ enum Prefill {
     /// Puts `ops` ops on one path through the batch route, 1,000 at a time.
     static func path(_ path: String, ops: Int, deployment: BenchDeployment) async throws {
         var written = 0
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.milliseconds()
         while written < ops {
             let count = min(1_000, ops - written)
             let items: [JSON] = (0..<count).map { i in

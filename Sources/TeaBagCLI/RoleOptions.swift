@@ -40,6 +40,24 @@ struct CommonRoleOptions: ParsableArguments {
 }
 
 enum RoleRunner {
+    /// Runs a step of a role's start: a configuration error is a usage error
+    /// (exit 2, naming the file and key), anything else a runtime failure.
+    static func starting<T>(_ role: String, _ step: () throws -> T) throws -> T {
+        do {
+            return try step()
+        } catch let error as ConfigError {
+            throw CLIFailure.usage("configuration: \(error.description)")
+        } catch {
+            throw CLIFailure.runtime("\(role): \(error)")
+        }
+    }
+
+    /// Says where a key generated at first start was kept (SPEC §5).
+    static func reportGeneratedKey(_ role: String, _ path: String?) {
+        guard let path else { return }
+        FileHandleOutput.stderr("teabag \(role): no key configured; generated one and kept it in \(path) (mode 0600)")
+    }
+
     static func logger(_ label: String, level: Logger.Level) -> Logger {
         var logger = Logger(label: label, factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = level

@@ -18,24 +18,10 @@ struct StoreCommand: AsyncParsableCommand {
         var extra: [String: ConfValue.Scalar] = [:]
         if let key { extra["store.key"] = .string(key) }
         let settings = try await common.settings(section: "store", extra: extra)
-        let configuration: StoreConfiguration
-        do { configuration = try StoreConfiguration(settings: settings, extraPluginDirectories: plugins) } catch {
-            throw CLIFailure.usage("configuration: \(error.description)")
-        }
+        let configuration = try RoleRunner.starting("store") { try StoreConfiguration(settings: settings, extraPluginDirectories: plugins) }
         let logger = RoleRunner.logger("teabag.store", level: configuration.logLevel)
-        let server: StoreServer
-        do {
-            server = try StoreServer.build(configuration: configuration, logger: logger, announce: true)
-        } catch let error as ConfigurationFailure {
-            throw CLIFailure.usage("configuration: \(error.description)")
-        } catch let error as ConfigError {
-            throw CLIFailure.usage("configuration: \(error.description)")
-        } catch {
-            throw CLIFailure.runtime("store: \(error)")
-        }
-        if let path = server.generatedKeyPath {
-            FileHandleOutput.stderr("teabag store: no key configured; generated one and kept it in \(path) (mode 0600)")
-        }
+        let server = try RoleRunner.starting("store") { try StoreServer.build(configuration: configuration, logger: logger, announce: true) }
+        RoleRunner.reportGeneratedKey("store", server.generatedKeyPath)
         try await RoleRunner.run(server.application, logger: logger, what: "teabag store")
     }
 }

@@ -19,20 +19,10 @@ struct TableCommand: AsyncParsableCommand {
         if let key { extra["table.key"] = .string(key) }
         if let url { extra["table.url"] = .string(url) }
         let settings = try await common.settings(section: "table", extra: extra)
-        let configuration: TableConfiguration
-        do { configuration = try TableConfiguration(settings: settings) } catch { throw CLIFailure.usage("configuration: \(error.description)") }
+        let configuration = try RoleRunner.starting("table") { try TableConfiguration(settings: settings) }
         let logger = RoleRunner.logger("teabag.table", level: configuration.logLevel)
-        let server: TableServer
-        do {
-            server = try TableServer.build(configuration: configuration, logger: logger, announce: true)
-        } catch let error as ConfigError {
-            throw CLIFailure.usage("configuration: \(error.description)")
-        } catch {
-            throw CLIFailure.runtime("table: \(error)")
-        }
-        if let path = server.generatedKeyPath {
-            FileHandleOutput.stderr("teabag table: no key configured; generated one and kept it in \(path) (mode 0600)")
-        }
+        let server = try RoleRunner.starting("table") { try TableServer.build(configuration: configuration, logger: logger, announce: true) }
+        RoleRunner.reportGeneratedKey("table", server.generatedKeyPath)
         try await RoleRunner.run(server.application, logger: logger, what: "teabag table")
     }
 }

@@ -14,7 +14,9 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         self.key = key
         self.problem = problem
     }
-    public var description: String { key.isEmpty ? "\(origin): \(problem)" : "\(origin): \(key): \(problem)" }
+    public var description: String {
+        [origin, key, problem].filter { !$0.isEmpty }.joined(separator: ": ")
+    }
 }
 
 /// A leaf value of the merged configuration and where it came from.

@@ -30,9 +30,6 @@ public struct Oplog: Sendable, Equatable {
 
     public func holds(sha: String) -> Bool { sha == base.sha || shas.contains(sha) }
 
-    /// Every sha held, base included.
-    public var allSHAs: Set<String> { shas.union([base.sha]) }
-
     public enum MergeResult: Sendable, Equatable {
         case noop
         case added

@@ -25,7 +25,6 @@ public final class PluginHost: Sendable {
         var declaredDone = false
         var skipped: [String: Int] = [:]
         var lastSkips: [SkipReport] = []
-        var generation = 0
     }
 
     /// An op a reducer refused during a fold, as `teabag status` shows it.
@@ -64,9 +63,6 @@ public final class PluginHost: Sendable {
     /// conf.d declarations that could not be loaded.
     public var declarationErrors: [FFIDeclarationError] { state.withLock { $0.declarationErrors } }
 
-    /// Bumped by every reload that changed what is served.
-    public var generation: Int { state.withLock { $0.generation } }
-
     /// Ops skipped by reducers since start, by type.
     public var skippedCounts: [String: Int] { state.withLock { $0.skipped } }
 
@@ -76,9 +72,14 @@ public final class PluginHost: Sendable {
     /// Folds through the reducer of `type`, counting and logging refused
     /// ops; nil when no reducer serves the type.
     public func fold(type: String, state initial: JSON, ops: ArraySlice<Op>) -> FoldOutcome? {
-        guard let reducer = reducer(for: type) else { return nil }
+        reducer(for: type).map { fold(with: $0, state: initial, ops: ops) }
+    }
+
+    /// Folds through a reducer the caller already holds (one lookup per op
+    /// on a hot path), counting and logging refused ops all the same.
+    public func fold(with reducer: any Reducer, state initial: JSON, ops: ArraySlice<Op>) -> FoldOutcome {
         let outcome = Fold.fold(reducer, state: initial, ops: ops)
-        if !outcome.skipped.isEmpty { record(skipped: outcome.skipped, type: type) }
+        if !outcome.skipped.isEmpty { record(skipped: outcome.skipped, type: reducer.type) }
         return outcome
     }
 
@@ -165,7 +166,6 @@ public final class PluginHost: Sendable {
             s.reducers = reducers
             s.loaded = loaded
             s.refusals = refusals
-            if changed { s.generation += 1 }
             return changed
         }
     }

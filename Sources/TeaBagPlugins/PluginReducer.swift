@@ -13,14 +13,16 @@ public struct PluginReducer: Reducer, @unchecked Sendable {
     /// The file it was loaded from (the watched path, not the private copy).
     public let file: String
 
-    /// Tells apart two loads of one file (a replaced library keeps its name and maybe its version).
-    public var identity: String { "\(file)@\(version)#\(UInt(bitPattern: descriptor))" }
+    /// Tells apart two loads of one file (a replaced library keeps its name
+    /// and maybe its version). Built once: the store compares it for every op.
+    public let identity: String
 
     init(descriptor: UnsafePointer<tb_reducer>, type: String, version: String, file: String) {
         self.descriptor = descriptor
         self.type = type
         self.version = version
         self.file = file
+        self.identity = "\(file)@\(version)#\(UInt(bitPattern: descriptor))"
     }
 
     public func fold(state: JSON, ops: ArraySlice<Op>) throws(ReducerRefusal) -> JSON {

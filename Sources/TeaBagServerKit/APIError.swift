@@ -57,9 +57,3 @@ extension Response {
         Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: okBody))
     }
 }
-
-/// A status from a number, for relaying another server's answer.
-public typealias HTTPStatus = HTTPResponse.Status
-extension HTTPResponse.Status {
-    public init(_ code: UInt) { self.init(code: Int(code)) }
-}

@@ -3,6 +3,7 @@
 /// (user id or `admin`, then the secret) and `Authorization: Bearer` (SPEC §2.1).
 import Foundation
 import Hummingbird
+import TeaBagCore
 
 public struct Credentials: Sendable {
     public var master: String?
@@ -53,17 +54,5 @@ public struct Credentials: Sendable {
     public func isAdmin(key: String) -> Bool {
         guard let basic, basic.user == "admin" else { return false }
         return ConstantTime.equals(basic.password, key)
-    }
-}
-
-public enum ConstantTime {
-    /// Compares two secrets in time that depends only on their lengths.
-    public static func equals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
-        for i in 0..<max(x.count, y.count) {
-            difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
-        }
-        return difference == 0
     }
 }

@@ -41,6 +41,14 @@ public struct DatabaseOpenError: Error, CustomStringConvertible {
 
 /// Keys a server generates at first start and keeps in its data directory (SPEC §5).
 public enum KeyFile {
+    /// The configured key, else the one kept in `directory/name` (generated on
+    /// first start). `generatedPath` is set when this start created it.
+    public static func resolve(configured: String?, directory: String, name: String) throws -> (key: String, generatedPath: String?) {
+        if let configured { return (configured, nil) }
+        let file = try loadOrCreate(directory: directory, name: name)
+        return (file.key, file.created ? file.path : nil)
+    }
+
     /// The key in `directory/name`, generated (32 random bytes, hex) when
     /// missing and written with mode 0600. Returns the key and whether it was new.
     public static func loadOrCreate(directory: String, name: String) throws -> (key: String, path: String, created: Bool) {

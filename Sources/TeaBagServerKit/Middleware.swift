@@ -60,6 +60,18 @@ public struct ServerContext: RequestContext {
     public var maxUploadSize: Int { 64 << 20 }
 }
 
+extension ServerContext {
+    /// `:user_id`, a positive decimal integer (SPEC §2.1), else 400
+    /// `<kind>:InvalidUserId` — the original names the kind after the route family.
+    public func userID(kind: String) throws -> Int64 {
+        let text = parameters.get("user_id") ?? ""
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = Int64(text), id > 0 else {
+            throw APIError.badRequest("\(kind):InvalidUserId", "the user id must be a positive decimal integer, got \"\(text)\"")
+        }
+        return id
+    }
+}
+
 extension Router where Context == ServerContext {
     /// `/healthz` and `/metrics` (SPEC §2.1).
     public func addOperationalRoutes(metrics: ServerMetrics) {

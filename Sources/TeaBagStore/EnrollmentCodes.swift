@@ -21,10 +21,7 @@ struct EnrollmentCodes: Sendable {
         let parts = code.split(separator: "_", omittingEmptySubsequences: false)
         guard parts.count == 3, let created = Int64(parts[0]), let expiry = Int64(parts[1]),
               created <= now, now <= expiry, expiry - created <= Self.lifetimeMs else { return nil }
-        let expected = mac(user: user, created: created, expiry: expiry)
-        var difference: UInt8 = expected.utf8.count == parts[2].utf8.count ? 0 : 1
-        for (a, b) in zip(expected.utf8, parts[2].utf8) { difference |= a ^ b }
-        return difference == 0 ? expiry : nil
+        return ConstantTime.equals(mac(user: user, created: created, expiry: expiry), String(parts[2])) ? expiry : nil
     }
 
     private func mac(user: Int64, created: Int64, expiry: Int64) -> String {

@@ -140,8 +140,7 @@ final class OplogWriter: Sendable {
                state.lastKey.map({ $0 < opKey }) ?? true {
                 // The common case: the new op sorts last; fold it alone.
                 // Through the host, so that an op the reducer skips is counted and logged (SPEC §4.1).
-                let outcome = plugins.fold(type: entry.type, state: value, ops: [op][...])
-                    ?? Fold.fold(reducer, state: value, ops: [op][...])
+                let outcome = plugins.fold(with: reducer, state: value, ops: [op][...])
                 state.value = outcome.value
                 state.skipped += outcome.skipped.count
                 state.lastKey = opKey

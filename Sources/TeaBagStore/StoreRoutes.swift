@@ -17,18 +17,18 @@ struct StoreRoutes: Sendable {
     func register(on router: Router<ServerContext>) {
         router.put("/admin/user/:user_id") { request, context in
             try requireAdmin(request)
-            try service.createUser(try storeUserID(context))
+            try service.createUser(try context.userID(kind: "UserError"))
             return Response.ok
         }
 
         router.get("/admin/user/:user_id/code") { request, context in
             try requireAdmin(request)
-            let (code, expiry) = try service.newCode(user: try storeUserID(context))
+            let (code, expiry) = try service.newCode(user: try context.userID(kind: "UserError"))
             return Response.json(["code": .string(code), "expiry": .number(Double(expiry))])
         }
 
         router.post("/user/:user_id/confirm") { request, context in
-            let user = try storeUserID(context)
+            let user = try context.userID(kind: "UserError")
             let body = try await request.jsonBody(limits, errorKind: "UserError")
             guard let tableURL = body["table_url"]?.stringValue, let code = body["code"]?.stringValue else {
                 throw APIError.badRequest("UserError:InvalidPostBody", "the body must be {\"table_url\": \"…/user/N/\", \"code\": \"…\"[, \"store_id\": \"…\"]}")
@@ -38,7 +38,7 @@ struct StoreRoutes: Sendable {
         }
 
         router.delete("/user/:user_id/session/:store_token") { _, context in
-            _ = try storeUserID(context)
+            _ = try context.userID(kind: "UserError")
             service.tokens.forget(try context.parameters.require("store_token"))
             return Response.ok
         }
@@ -117,7 +117,7 @@ struct StoreRoutes: Sendable {
     }
 
     func authorize(_ request: Request, _ context: ServerContext) async throws -> StoreUser {
-        try await service.authorize(user: try storeUserID(context), token: Credentials(request).store)
+        try await service.authorize(user: try context.userID(kind: "UserError"), token: Credentials(request).store)
     }
 
     func requireAdmin(_ request: Request) throws {
@@ -127,14 +127,6 @@ struct StoreRoutes: Sendable {
     }
 }
 
-/// `:user_id`: a positive decimal integer, else `UserError:InvalidUserId` (400).
-func storeUserID(_ context: ServerContext) throws -> Int64 {
-    let text = context.parameters.get("user_id") ?? ""
-    guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = Int64(text), id > 0 else {
-        throw APIError.badRequest("UserError:InvalidUserId", "the user id must be a positive decimal integer, got \"\(text)\"")
-    }
-    return id
-}
 
 extension HTTPField.Name {
     static let lastEventID = HTTPField.Name("Last-Event-ID")!

@@ -8,6 +8,8 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import TeaBagPlugins
+import TeaBagConfig
+import TeaBagCore
 import TeaBagServerKit
 import UnixSignals
 
@@ -21,19 +23,11 @@ public struct StoreServer: Sendable {
     public let adminKey: String
 
     public static func build(configuration: StoreConfiguration, logger: Logger,
-                             clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                             clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds,
                              announce: Bool = false) throws -> StoreServer {
         try configuration.validate()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        var generatedKeyPath: String? = nil
-        let key: String
-        if let configured = configuration.key {
-            key = configured
-        } else {
-            let file = try KeyFile.loadOrCreate(directory: configuration.dataDirectory, name: "store.key")
-            key = file.key
-            if file.created { generatedKeyPath = file.path }
-        }
+        let (key, generatedKeyPath) = try KeyFile.resolve(configured: configuration.key, directory: configuration.dataDirectory, name: "store.key")
         let pool = try ServerDatabase.open(path: (configuration.dataDirectory as NSString).appendingPathComponent("store.sqlite"),
                                            durability: configuration.durability, migrator: StoreSchema.migrator)
         let metrics = ServerMetrics(role: "store")
@@ -41,7 +35,8 @@ public struct StoreServer: Sendable {
         let plugins = PluginHost(directories: configuration.pluginDirectories, declared: configuration.declaredReducers,
                                  logger: logger, metricsFactory: metrics.factory)
         if let error = plugins.declarationErrors.first {
-            throw ConfigurationFailure(description: error.message)
+            // The message already names the file and the key.
+            throw ConfigError(origin: "", key: "", problem: error.message)
         }
         let hub = StreamHub(pool: pool)
         let writer = OplogWriter(pool: pool, plugins: plugins, logger: logger,
@@ -88,10 +83,6 @@ public struct StoreServer: Sendable {
         return StoreServer(application: application, service: service, plugins: plugins, address: address, metrics: metrics,
                            generatedKeyPath: generatedKeyPath, adminKey: key)
     }
-}
-
-public struct ConfigurationFailure: Error, CustomStringConvertible {
-    public let description: String
 }
 
 /// Runs the writer loop until shutdown; queued writes finish first.

@@ -60,8 +60,7 @@ public final class StoreService: Sendable {
         guard let expiry = codes.verify(code, user: id, now: clock()) else {
             throw APIError.badRequest("UserError:InvalidCode", "the code is not valid or has expired (get a new one: GET /admin/user/\(id)/code)")
         }
-        guard let url = URLComponents(string: tableURL), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
-              url.host?.isEmpty == false, url.query == nil, tableURL.hasSuffix("/") else {
+        guard BaseURL.isValid(tableURL) else {
             throw APIError.badRequest("UserError:InvalidTableUrl", "table_url must be an http(s) URL ending with / and without a query")
         }
         if let storeID, storeID.isEmpty || storeID.count > 128 || storeID.contains("_") {
@@ -170,7 +169,7 @@ public final class StoreService: Sendable {
     }
 
     /// A batch: each op checked alone, the admitted ones merged in order in one transaction.
-    func pushBatch(user: Int64, items: [JSON]) async throws -> [JSON] {
+    public func pushBatch(user: Int64, items: [JSON]) async throws -> [JSON] {
         var results = [JSON?](repeating: nil, count: items.count)
         var entries: [(index: Int, entry: OplogWriter.Entry)] = []
         for (index, item) in items.enumerated() {
@@ -197,11 +196,6 @@ public final class StoreService: Sendable {
             }
         }
         return results.map { $0 ?? .null }
-    }
-
-    /// The batch path without HTTP, for profiling (teabag-bench).
-    public func pushBatchForBench(user: Int64, items: [JSON]) async throws -> [JSON] {
-        try await pushBatch(user: user, items: items)
     }
 
     // MARK: reads

@@ -34,13 +34,14 @@ final class TokenChecker: Sendable {
         guard let token, !token.isEmpty else {
             throw APIError.unauthorized("UserError:MissingStoreToken", "give a store token (?store_token= or Authorization: Bearer)")
         }
-        // store_<user>_<created>_<timeout>_<store_id>_<sig>
-        let parts = token.split(separator: "_", omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[0] == "store", Int64(parts[1]) == user.id, let timeout = Int64(parts[3]), timeout > 0 else {
-            throw Self.invalid
+        guard let tableURL = user.tableURL else {
+            throw APIError.forbidden("UserError:NotConfirmed", "user \(user.id) is not enrolled with a table on this store yet")
         }
+        // Only the table can check the signature; the shape and the user are checked here.
+        guard let parsed = StoreToken(parsing: token), parsed.user == user.id, parsed.timeout > 0 else { throw Self.invalid }
+        let timeout = parsed.timeout
         // (ext) A token minted for another store is refused here, without asking the table.
-        if !user.storeIDs.isEmpty && !user.storeIDs.contains(String(parts[4])) {
+        if !user.storeIDs.isEmpty && !user.storeIDs.contains(parsed.storeID) {
             throw APIError.forbidden("UtilityError:InvalidStoreToken", "this store token is for another store")
         }
         let now = clock()
@@ -54,9 +55,6 @@ final class TokenChecker: Sendable {
             return true
         }
         if hit { return }
-        guard let tableURL = user.tableURL else {
-            throw APIError.forbidden("UserError:NotConfirmed", "user \(user.id) is not enrolled with a table on this store yet")
-        }
         let task = inFlight.withLock { inFlight -> Task<Void, any Error> in
             if let running = inFlight[token] { return running }
             let task = Task { try await self.ask(tableURL: tableURL, token: token) }

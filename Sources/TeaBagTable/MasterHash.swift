@@ -20,7 +20,7 @@ public enum MasterHash {
         let parts = stored.split(separator: "$")
         guard parts.count == 4, parts[0] == "pbkdf2-sha256", let rounds = Int(parts[1]), let salt = bytes(hex: parts[2]),
               let hash = try? derive(master: master, salt: salt, rounds: rounds) else { return false }
-        return ConstantTimeHex.equals(hash, String(parts[3]))
+        return ConstantTime.equals(hash, String(parts[3]))
     }
 
     static func derive(master: String, salt: [UInt8], rounds: Int) throws -> String {

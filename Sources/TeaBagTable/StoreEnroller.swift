@@ -1,6 +1,7 @@
 /// Enrollment (SPEC §2.4 step 3): the table asks the store to confirm the
 /// code with `POST {store_url}confirm` and records the store only on its ok.
 import AsyncHTTPClient
+import Hummingbird
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -13,9 +14,7 @@ struct StoreEnroller: Sendable {
 
     /// `store_url`: http or https, ends with `/`, no query.
     static func validate(storeURL: String) throws -> String {
-        guard let components = URLComponents(string: storeURL), let scheme = components.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", components.host?.isEmpty == false,
-              components.query == nil, components.fragment == nil, storeURL.hasSuffix("/") else {
+        guard BaseURL.isValid(storeURL) else {
             throw APIError.badRequest("TableError:InvalidStoreUrl", "store_url must be an http(s) URL ending with / and without a query, e.g. http://store:4001/user/1/")
         }
         return storeURL
@@ -40,7 +39,8 @@ struct StoreEnroller: Sendable {
         if response.status == .ok, json?["ok"] == true { return }
         if let error = json?["error"], let name = error["name"]?.stringValue, let message = error["message"]?.stringValue {
             // The store's own refusal, relayed with its name.
-            let status = (400..<500).contains(Int(response.status.code)) ? HTTPResponseStatusCode(response.status.code) : .badGateway
+            let code = Int(response.status.code)
+            let status: HTTPResponse.Status = (400..<500).contains(code) ? .init(code: code) : .badGateway
             throw APIError(status, name, "the store refused: \(message)")
         }
         throw APIError(.badGateway, "TableError:StoreRefusal", "the store at \(storeURL) did not confirm (status \(response.status.code))")
@@ -51,5 +51,3 @@ struct StoreEnroller: Sendable {
         return "\(error)"
     }
 }
-
-typealias HTTPResponseStatusCode = TeaBagServerKit.HTTPStatus

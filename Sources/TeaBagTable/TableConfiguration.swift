@@ -16,6 +16,7 @@ import Configuration
 import Foundation
 import Logging
 import TeaBagConfig
+import TeaBagCore
 import TeaBagServerKit
 
 public struct TableConfiguration: Sendable {
@@ -51,8 +52,7 @@ public struct TableConfiguration: Sendable {
         guard (0...65535).contains(port) else { throw bad("port", "must be from 0 to 65535") }
         if let key, key.count < 16 { throw bad("key", "must be at least 16 characters (or unset, to generate one)") }
         if let publicURL {
-            guard let url = URLComponents(string: publicURL), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
-                  url.query == nil, publicURL.hasSuffix("/") else {
+            guard BaseURL.isValid(publicURL) else {
                 throw bad("url", "must be an http(s) URL ending with / and without a query, e.g. https://table.example.com/")
             }
         }

@@ -15,13 +15,13 @@ struct TableRoutes: Sendable {
     func register(on router: Router<ServerContext>) {
         router.put("/admin/user/:user_id/master/:master") { request, context in
             try requireAdmin(request)
-            let user = try userID(context, kind: "AdminError")
+            let user = try context.userID(kind: "AdminError")
             try service.setMaster(user: user, master: try context.parameters.require("master"))
             return Response.ok
         }
 
         router.get("/user/:user_id/session/new") { request, context in
-            let user = try userID(context, kind: "SessionError")
+            let user = try context.userID(kind: "SessionError")
             try service.authenticate(user: user, master: Credentials(request).master(for: user))
             let query = request.uri.queryParameters
             guard let timeout = query["timeout"].flatMap({ Int64($0) }) else {
@@ -32,25 +32,25 @@ struct TableRoutes: Sendable {
         }
 
         router.get("/user/:user_id/session/all") { request, context in
-            let user = try userID(context, kind: "SessionError")
+            let user = try context.userID(kind: "SessionError")
             try service.authenticate(user: user, master: Credentials(request).master(for: user))
             return Response.json(.array(service.sessions(user: user).map(\.json)))
         }
 
         router.delete("/user/:user_id/session/:session_token") { _, context in
-            let user = try userID(context, kind: "SessionError")
+            let user = try context.userID(kind: "SessionError")
             try service.revoke(user: user, token: try context.parameters.require("session_token"))
             return Response.ok
         }
 
         router.get("/user/:user_id/session/check/:session_token") { _, context in
-            let user = try userID(context, kind: "SessionError")
+            let user = try context.userID(kind: "SessionError")
             try service.checkSession(user: user, token: try context.parameters.require("session_token"))
             return Response.ok
         }
 
         router.post("/user/:user_id/table/:channel/store") { request, context in
-            let user = try userID(context, kind: "TableError")
+            let user = try context.userID(kind: "TableError")
             let channel = try channelName(context)
             try service.authenticate(user: user, master: Credentials(request).master(for: user))
             let body = try await request.jsonBody(limits, errorKind: "TableError")
@@ -66,7 +66,7 @@ struct TableRoutes: Sendable {
         }
 
         router.delete("/user/:user_id/table/:channel/store/:store_id") { request, context in
-            let user = try userID(context, kind: "TableError")
+            let user = try context.userID(kind: "TableError")
             let channel = try channelName(context)
             try service.authenticate(user: user, master: Credentials(request).master(for: user))
             try service.removeStore(user: user, channel: channel, storeID: try context.parameters.require("store_id"))
@@ -74,7 +74,7 @@ struct TableRoutes: Sendable {
         }
 
         router.delete("/user/:user_id/table/:channel") { request, context in
-            let user = try userID(context, kind: "TableError")
+            let user = try context.userID(kind: "TableError")
             let channel = try channelName(context)
             try service.authenticate(user: user, master: Credentials(request).master(for: user))
             try service.removeChannel(user: user, channel: channel)
@@ -82,20 +82,20 @@ struct TableRoutes: Sendable {
         }
 
         router.get("/user/:user_id/table") { request, context in
-            let user = try userID(context, kind: "TableError")
+            let user = try context.userID(kind: "TableError")
             let session = try authenticateMasterOrSession(request, user: user)
             return Response.json(try service.table(user: user, session: session))
         }
 
         router.get("/user/:user_id/table/:channel") { request, context in
-            let user = try userID(context, kind: "TableError")
+            let user = try context.userID(kind: "TableError")
             let channel = try channelName(context)
             let session = try authenticateMasterOrSession(request, user: user)
             return Response.json(try service.channel(user: user, name: channel, session: session))
         }
 
         router.get("/user/:user_id/table/check/:store_token") { _, context in
-            let user = try userID(context, kind: "SessionError")
+            let user = try context.userID(kind: "SessionError")
             try service.checkStoreToken(user: user, token: try context.parameters.require("store_token"))
             return Response.ok
         }
@@ -121,14 +121,6 @@ struct TableRoutes: Sendable {
     }
 }
 
-/// `:user_id`: a positive decimal integer, else `<kind>:InvalidUserId` (400).
-func userID(_ context: ServerContext, kind: String) throws -> Int64 {
-    let text = context.parameters.get("user_id") ?? ""
-    guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = Int64(text), id > 0 else {
-        throw APIError.badRequest("\(kind):InvalidUserId", "the user id must be a positive decimal integer, got \"\(text)\"")
-    }
-    return id
-}
 
 /// A channel name: 1–128 characters (the path segment, decoded).
 func channelName(_ context: ServerContext) throws -> String {

@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import TeaBagCore
 import TeaBagServerKit
 
 public struct TableServer: Sendable {
@@ -23,20 +24,11 @@ public struct TableServer: Sendable {
     ///   - clock: milliseconds since 1970; tests may move time by hand.
     ///   - announce: print the readiness line once bound.
     public static func build(configuration: TableConfiguration, logger: Logger,
-                             clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                             clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds,
                              announce: Bool = false) throws -> TableServer {
         try configuration.validate()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        var generatedKeyPath: String? = nil
-        let key: String
-        if let configured = configuration.key {
-            key = configured
-        } else {
-            let file = try KeyFile.loadOrCreate(directory: configuration.dataDirectory, name: "table.key")
-            key = file.key
-            if file.created { generatedKeyPath = file.path }
-            logger.notice("table key \(file.created ? "generated and kept" : "read") in \(file.path)")
-        }
+        let (key, generatedKeyPath) = try KeyFile.resolve(configured: configuration.key, directory: configuration.dataDirectory, name: "table.key")
         let database = try TableDatabase(path: (configuration.dataDirectory as NSString).appendingPathComponent("table.sqlite"), durability: .full)
         let service = try TableService(database: database, tableKey: key, masterRounds: configuration.masterHashRounds, clock: clock, logger: logger)
         let metrics = ServerMetrics(role: "table")

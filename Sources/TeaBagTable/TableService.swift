@@ -31,7 +31,7 @@ public final class TableService: Sendable {
         var masterHashes: [Int64: String] = [:]
         var sessions: [String: SessionRow] = [:]
         var dirty: Set<String> = []
-        var verifiedMasters: [Int64: Data] = [:]
+        var verifiedMasters: [Int64: String] = [:]
         var enrolled: [Int64: Set<String>] = [:]
         /// Token texts whose signature was verified → the session signature
         /// they derive from. A token's HMACs never change, and a session that
@@ -85,8 +85,9 @@ public final class TableService: Sendable {
         guard let hash = state.withLock({ $0.masterHashes[user] }) else {
             throw APIError.notFound("UtilityError:UserNotFound", "no user \(user) on this table")
         }
-        let digest = Data(HMAC<SHA256>.authenticationCode(for: Array("\(user)\u{0}\(hash)\u{0}\(master)".utf8), using: SymmetricKey(data: verifiedKeyBytes)))
-        if let known = state.withLock({ $0.verifiedMasters[user] }), ConstantTime.equals(known.base64EncodedString(), digest.base64EncodedString()) {
+        let digest = Digest.hex(HMAC<SHA256>.authenticationCode(for: Array("\(user)\u{0}\(hash)\u{0}\(master)".utf8),
+                                                                using: SymmetricKey(data: verifiedKeyBytes)))
+        if let known = state.withLock({ $0.verifiedMasters[user] }), ConstantTime.equals(known, digest) {
             return
         }
         guard MasterHash.verify(master: master, stored: hash) else {
@@ -271,5 +272,4 @@ public final class TableService: Sendable {
         mountTableChanged(user: user)
     }
 
-    func userExists(_ user: Int64) -> Bool { state.withLock { $0.masterHashes[user] != nil } }
 }

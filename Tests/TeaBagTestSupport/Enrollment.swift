@@ -219,7 +219,7 @@ public func valueOp(_ date: Int64, _ sha: String, _ value: JSON, covers: [String
 public func shas(_ ops: [JSON]) -> [String] { ops.map { $0["sha"]?.stringValue ?? "?" } }
 
 /// Milliseconds since 1970 by the real clock.
-public func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+public func nowMs() -> Int64 { WallClock.milliseconds() }
 
 /// A value shared by concurrent test tasks.
 public final class Locked<Value: Sendable>: Sendable {

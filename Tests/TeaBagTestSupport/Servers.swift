@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Synchronization
+import TeaBagCore
 import TeaBagServerKit
 import TeaBagStore
 import TeaBagTable
@@ -57,7 +58,7 @@ public func startTable(data: String, key: String = testTableKey, clock: (@Sendab
     configuration.masterHashRounds = 1_000
     configure(&configuration)
     let server = try TableServer.build(configuration: configuration, logger: logger,
-                                       clock: clock ?? { Int64(Date().timeIntervalSince1970 * 1000) })
+                                       clock: clock ?? WallClock.milliseconds)
     let task = Task { try await server.application.runService() }
     guard try await eventually(10, { server.address.url != nil }), let url = server.address.url else {
         task.cancel()
@@ -98,7 +99,7 @@ public func startStore(data: String, key: String = testStoreKey, clock: (@Sendab
     configuration.pluginDirectories = [Repository.plugins]
     configure(&configuration)
     let server = try StoreServer.build(configuration: configuration, logger: logger,
-                                       clock: clock ?? { Int64(Date().timeIntervalSince1970 * 1000) })
+                                       clock: clock ?? WallClock.milliseconds)
     let task = Task { try await server.application.runService() }
     guard try await eventually(10, { server.address.url != nil }), let url = server.address.url else {
         task.cancel()

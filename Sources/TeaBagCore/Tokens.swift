@@ -9,8 +9,6 @@
 /// `sig2` = HMAC-SHA256(key: sig, store_id), so a store token is good for one
 /// store only, and a store that sees it learns nothing to forge another.
 import Crypto
-import Foundation
-import TeaBagCore
 
 public struct SessionToken: Sendable, Equatable {
     public let user: Int64
@@ -89,14 +87,14 @@ public struct TokenSigner: Sendable {
     /// Whether `token` was signed by this table under the user's current master.
     public func verify(_ token: SessionToken, masterHash: String) -> Bool {
         let expected = sessionSignature(user: token.user, created: token.created, timeout: token.timeout, masterHash: masterHash)
-        return ConstantTimeHex.equals(expected, token.signature)
+        return ConstantTime.equals(expected, token.signature)
     }
 
     /// The session a store token derives from, when its signature is right.
     public func session(of token: StoreToken, masterHash: String) -> SessionToken? {
         let session = self.session(user: token.user, created: token.created, timeout: token.timeout, masterHash: masterHash)
         let expected = Self.storeSignature(sessionSignature: session.signature, storeID: token.storeID)
-        return ConstantTimeHex.equals(expected, token.signature) ? session : nil
+        return ConstantTime.equals(expected, token.signature) ? session : nil
     }
 
     public static func storeSignature(sessionSignature: String, storeID: String) -> String {
@@ -106,7 +104,7 @@ public struct TokenSigner: Sendable {
 
 /// Token parsing over bytes: checks run for every store's first sight of a
 /// token, so this stays clear of String splitting.
-enum TokenText {
+public enum TokenText {
     /// The `_`-separated fields of `text`, exactly `count` of them, the first being `prefix`.
     static func split(_ text: String, prefix: String, count: Int) -> [ArraySlice<UInt8>]? {
         let bytes = Array(text.utf8)
@@ -128,12 +126,14 @@ enum TokenText {
     }
 }
 
-enum ConstantTimeHex {
-    static func equals(_ a: String, _ b: String) -> Bool {
+public enum ConstantTime {
+    /// Compares two secrets in time that depends only on their lengths.
+    public static func equals(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for i in x.indices { difference |= x[i] ^ y[i] }
+        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
+        for i in 0..<max(x.count, y.count) {
+            difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        }
         return difference == 0
     }
 }
