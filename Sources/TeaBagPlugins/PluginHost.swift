@@ -122,9 +122,6 @@ public final class PluginHost: Sendable {
             } catch {
                 result = .failure(PluginLoadError(file: path, reason: "cannot copy for loading (\(error))"))
             }
-            if case .failure(let error) = result {
-                logger.error("plugin refused: \(error.file): \(error.reason)")
-            }
             loaded[path] = (signature, result)
         }
         let declaredReducers = loadDeclaredOnce()
@@ -139,11 +136,7 @@ public final class PluginHost: Sendable {
                 refusals.append(error)
             case .success(let provided):
                 if let clash = provided.first(where: { owners[$0.type] != nil }) {
-                    let error = PluginLoadError(file: path, reason: "type \"\(clash.type)\" is already served by \(owners[clash.type]!) (the first in file-name order wins)")
-                    if previous[path]?.signature != loaded[path]!.signature || !(state.withLock { $0.refusals.contains(error) }) {
-                        logger.error("plugin refused: \(error.file): \(error.reason)")
-                    }
-                    refusals.append(error)
+                    refusals.append(PluginLoadError(file: path, reason: "type \"\(clash.type)\" is already served by \(owners[clash.type]!) (the first in file-name order wins)"))
                     continue
                 }
                 for reducer in provided {
@@ -160,6 +153,11 @@ public final class PluginHost: Sendable {
             }
             reducers[reducer.type] = reducer
             owners[reducer.type] = reducer.declaration.origin
+        }
+        // One log line per refusal, when it first appears (not again on every poll).
+        let known = state.withLock { $0.refusals }
+        for error in refusals where !known.contains(error) {
+            logger.error("plugin refused: \(error.file): \(error.reason)")
         }
         return state.withLock { s in
             let changed = Set(s.reducers.keys) != Set(reducers.keys) || s.loaded.mapValues(\.signature) != loaded.mapValues(\.signature)
