@@ -52,7 +52,7 @@ let package = Package(
         ]),
         // Shared by the servers: HTTP errors, credentials, limits, metrics, SQLite.
         .target(name: "TeaBagServerKit", dependencies: [
-            "TeaBagCore",
+            "TeaBagCore", "TeaBagPlugins",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -72,10 +72,20 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         // The client runtime: `import TeaBag`.
-        .target(name: "TeaBag", dependencies: ["TeaBagCore", "TeaBagPlugins"]),
-        .target(name: "TeaBagAgent", dependencies: ["TeaBag"]),
+        // No server framework here: a client library must not pull one in.
+        .target(name: "TeaBag", dependencies: [
+            "TeaBagCore", "TeaBagPlugins",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "TeaBagAgent", dependencies: [
+            "TeaBag", "TeaBagCore", "TeaBagPlugins", "TeaBagServerKit", "TeaBagConfig",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(name: "TeaBagCLI", dependencies: [
-            "TeaBagCore", "TeaBagPlugins", "TeaBagConfig", "TeaBagTable", "TeaBagStore", "TeaBagAgent",
+            "TeaBagCore", "TeaBagPlugins", "TeaBagConfig", "TeaBagTable", "TeaBagStore", "TeaBagAgent", "TeaBag", "TeaBagServerKit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -83,7 +93,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "TeaBagBench", dependencies: [
-            "TeaBagCore", "TeaBagPlugins", "TeaBagServerKit", "TeaBagTable", "TeaBagStore",
+            "TeaBagCore", "TeaBagPlugins", "TeaBagServerKit", "TeaBagTable", "TeaBagStore", "TeaBag",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -108,8 +118,18 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
+        .testTarget(name: "TeaBagClientTests", dependencies: [
+            "TeaBag", "TeaBagTestSupport", "TeaBagCore", "TeaBagStore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .testTarget(name: "TeaBagCoreTests", dependencies: [
             "TeaBagCore",
+        ]),
+        // A deterministic simulation of client engines, stores and a faulty
+        // network over virtual time (SPEC §3: the three promises, every step).
+        .testTarget(name: "TeaBagSimulationTests", dependencies: [
+            "TeaBag", "TeaBagCore",
         ]),
         .testTarget(name: "TeaBagPluginsTests", dependencies: [
             "TeaBagPlugins", "TeaBagConfig",

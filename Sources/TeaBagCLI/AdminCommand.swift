@@ -12,7 +12,8 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Users, store enrollment and sessions, against a table and stores.",
-        subcommands: [CreateUser.self, CreateStoreUser.self, Enroll.self, NewSession.self, ListSessions.self, RevokeSession.self, ShowTable.self]
+        subcommands: [CreateUser.self, CreateStoreUser.self, Enroll.self, NewSession.self, ListSessions.self, RevokeSession.self, ShowTable.self,
+                      RemoveStore.self, RemoveChannel.self]
     )
 }
 
@@ -113,6 +114,36 @@ extension AdminCommand {
 
         func run() async throws {
             print(try await AdminHTTP.json(.GET, AdminHTTP.url(target.table, "user/\(target.user)/table"), basic: (String(target.user), master)))
+        }
+    }
+}
+
+extension AdminCommand {
+    struct RemoveStore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove-store", abstract: "Remove a store from a channel (agents stop using it at their next table refresh).")
+        @OptionGroup var target: TableOptions
+        @Option(help: "The user's master secret.") var master: String
+        @Option(help: "The channel.") var channel: String = "main"
+        @Option(help: "The store's id (from `teabag admin table`) or its user URL, e.g. http://127.0.0.1:4001/user/1/") var store: String
+
+        func run() async throws {
+            let id = store.hasPrefix("http") ? Digest.sha256Hex(Array(store.utf8)) : store
+            try await AdminHTTP.expectOK(.DELETE, AdminHTTP.url(target.table, "user/\(target.user)/table/\(AdminHTTP.segment(channel))/store/\(AdminHTTP.segment(id))"),
+                                         basic: (String(target.user), master))
+            print("removed store \(id) from \(channel)")
+        }
+    }
+
+    struct RemoveChannel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove-channel", abstract: "Remove a channel from the mount table.")
+        @OptionGroup var target: TableOptions
+        @Option(help: "The user's master secret.") var master: String
+        @Argument(help: "The channel.") var channel: String
+
+        func run() async throws {
+            try await AdminHTTP.expectOK(.DELETE, AdminHTTP.url(target.table, "user/\(target.user)/table/\(AdminHTTP.segment(channel))"),
+                                         basic: (String(target.user), master))
+            print("removed channel \(channel)")
         }
     }
 }

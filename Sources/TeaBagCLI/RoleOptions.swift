@@ -67,7 +67,11 @@ enum RoleRunner {
     /// Runs a built application with graceful shutdown on SIGTERM/SIGINT;
     /// a port in use is a usage error (exit 2).
     static func run(_ service: some Service, logger: Logger, what: String) async throws {
-        let group = ServiceGroup(configuration: .init(services: [.init(service: service)],
+        try await run([service], logger: logger, what: what)
+    }
+
+    static func run(_ services: [any Service], logger: Logger, what: String) async throws {
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

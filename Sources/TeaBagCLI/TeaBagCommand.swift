@@ -10,7 +10,9 @@ struct TeaBagCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "teabag",
         abstract: "Small data kept in sync across devices and stores, folded by reducer plugins.",
-        subcommands: [TableCommand.self, StoreCommand.self, AdminCommand.self, PluginsCommand.self]
+        subcommands: [DevCommand.self, TableCommand.self, StoreCommand.self, AgentCommand.self,
+                      GetCommand.self, PushCommand.self, WatchCommand.self, StatusCommand.self,
+                      AdminCommand.self, PluginsCommand.self]
     )
 
     /// Exit statuses of SPEC §6: 0 success, 1 runtime failure, 2 usage or

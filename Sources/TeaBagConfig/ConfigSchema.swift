@@ -51,6 +51,21 @@ public enum ConfigSchema {
         .init("store.body_limit", .int),
         .init("store.stream_retention", .int),
         .init("store.log_level", .string, choices: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+        // agent
+        .init("agent.table_url", .string, environment: ["TEABAG_AGENT_TABLE_URL"]),
+        .init("agent.user", .int, environment: ["TEABAG_AGENT_USER"]),
+        .init("agent.session_token", .string, environment: ["TEABAG_AGENT_SESSION_TOKEN"]),
+        .init("agent.master", .string, environment: ["TEABAG_AGENT_MASTER"]),
+        .init("agent.channels", .stringList),
+        .init("agent.data", .string, environment: ["TEABAG_AGENT_DATA"]),
+        .init("agent.socket", .string, environment: ["TEABAG_AGENT_SOCKET"]),
+        .init("agent.host", .string),
+        .init("agent.port", .int),
+        .init("agent.durability", .string, choices: ["full", "normal"]),
+        .init("agent.table_refresh", .duration),
+        .init("agent.log_level", .string, choices: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
+        // prune (agent and library)
+        .init("prune.min_ops", .int),
         // plugins (store and agent)
         .init("plugins.directories", .stringList),
         .init("plugins.poll_ms", .int),

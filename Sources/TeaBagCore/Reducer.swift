@@ -8,6 +8,13 @@ public protocol Reducer: Sendable {
     func fold(state: JSON, ops: ArraySlice<Op>) throws(ReducerRefusal) -> JSON
     /// Whether a payload is acceptable for this type (op-local).
     func validate(payload: JSON) throws(ReducerRefusal)
+    /// The value of a path never written (the empty base's `null` by
+    /// default); the original client's `test` type reads 0 there.
+    var initial: JSON { get }
+}
+
+extension Reducer {
+    public var initial: JSON { .null }
 }
 
 /// A reducer's refusal, with its own message.
@@ -22,14 +29,17 @@ public struct ClosureReducer: Reducer {
     public let type: String
     private let step: @Sendable (JSON, Op) throws -> JSON
     private let check: (@Sendable (JSON) throws -> Void)?
+    public let initial: JSON
 
     /// - Parameters:
     ///   - type: the op type.
+    ///   - initial: the value of a path never written.
     ///   - validate: throws to refuse a payload; nil accepts every payload.
     ///   - step: the state after one op. A thrown error refuses that op.
-    public init(type: String, validate: (@Sendable (JSON) throws -> Void)? = nil,
+    public init(type: String, initial: JSON = .null, validate: (@Sendable (JSON) throws -> Void)? = nil,
                 step: @escaping @Sendable (_ state: JSON, _ op: Op) throws -> JSON) {
         self.type = type
+        self.initial = initial
         self.step = step
         self.check = validate
     }
@@ -92,6 +102,7 @@ public enum Fold {
 extension Oplog {
     /// The value: the base's value folded over the payload ops in order.
     public func value(using reducer: some Reducer) -> FoldOutcome {
-        Fold.fold(reducer, state: base.value ?? .null, ops: ops[...])
+        let start = base.sha == Op.emptySHA ? reducer.initial : (base.value ?? .null)
+        return Fold.fold(reducer, state: start, ops: ops[...])
     }
 }

@@ -96,24 +96,3 @@ struct WriterService: Service {
         }
     }
 }
-
-/// Reloads plugins when their directories change and on SIGHUP (SPEC §4.1).
-struct PluginWatcher: Service {
-    let plugins: PluginHost
-    let interval: Duration
-    let logger: Logger
-
-    func run() async throws {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await plugins.watch(every: interval) }
-            group.addTask {
-                for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                    logger.notice("SIGHUP: reloading plugins")
-                    plugins.reload()
-                }
-            }
-            try? await gracefulShutdown()
-            group.cancelAll()
-        }
-    }
-}

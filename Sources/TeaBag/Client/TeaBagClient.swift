@@ -1,0 +1,212 @@
+import AsyncHTTPClient
+import Logging
+import TeaBagCore
+
+/// The client runtime (SPEC §3): reads the mount table, keeps the channels
+/// it uses in memory, answers reads locally, accepts writes at once and
+/// carries them to every store of the channel, streams from every store,
+/// merges, and prunes once all stores agree.
+///
+/// ```swift
+/// let reducers = ReducerRegistry()
+/// reducers.register(type: "counter") { state, op in .number((state.doubleValue ?? 0) + (op.payload?.doubleValue ?? 0)) }
+/// let client = try await TeaBagClient.connect(ClientConfiguration(
+///     tableURL: "http://127.0.0.1:4000/", user: 1, credential: .master("secret")), reducers: reducers)
+/// try await client.push("main", "counter", "/hits", 1)   // → 1, at once
+/// ```
+public actor TeaBagClient {
+    public let configuration: ClientConfiguration
+    public let reducers: ReducerRegistry
+    let logger: Logger
+    let storeAPI: StoreAPI
+    let tableAPI: TableAPI
+    let http: HTTPClient
+
+    var sessionToken: String?
+    /// Set once the table refuses the session: every call throws it.
+    var sessionFailure: TeaBagError?
+    var mountTable: [String: [StoreEndpoint]] = [:]
+    var channelRuntimes: [String: ChannelRuntime] = [:]
+    var node: NodeIdentity?
+    var clock = ClockOffset()
+    var subscribers: [Int: Subscriber] = [:]
+    var failureSubscribers: [Int: AsyncStream<WriteFailure>.Continuation] = [:]
+    var recentFailures: [WriteFailure] = []
+    var nextSubscriberID = 0
+    var readers: [ReaderKey: [CheckedContinuation<PathValue, any Error>]] = [:]
+    var background: [Task<Void, Never>] = []
+    var closed = false
+    var refreshing = false
+    var prunes = 0
+    var failedWriteCount = 0
+    let wallClock: @Sendable () -> Int64
+
+    public init(_ configuration: ClientConfiguration, reducers: ReducerRegistry = ReducerRegistry(),
+                http: HTTPClient = ClientHTTP.shared, logger: Logger = Logger(label: "teabag.client"),
+                clock: @escaping @Sendable () -> Int64 = { WallClock.milliseconds() }) {
+        self.configuration = configuration
+        self.reducers = reducers
+        self.http = http
+        self.logger = logger
+        self.storeAPI = StoreAPI(http: http, timeout: configuration.requestTimeout)
+        self.tableAPI = TableAPI(http: http, timeout: configuration.requestTimeout)
+        self.wallClock = clock
+    }
+
+    /// A client that has read its mount table and started syncing.
+    public static func connect(_ configuration: ClientConfiguration, reducers: ReducerRegistry = ReducerRegistry(),
+                               logger: Logger = Logger(label: "teabag.client")) async throws -> TeaBagClient {
+        let client = TeaBagClient(configuration, reducers: reducers, logger: logger)
+        try await client.start()
+        return client
+    }
+
+    /// Opens the session if needed, reads the mount table and starts the
+    /// channels. What the storage held (outbox, cached oplogs) is served and
+    /// delivered even when the table cannot be reached: then this throws,
+    /// and the client keeps trying in the background.
+    public func start() async throws {
+        if node == nil {
+            let storage = configuration.storage
+            var record = try storage.loadNode()
+            if record == nil {
+                record = NodeRecord.fresh()
+                try storage.saveNode(record!)
+            }
+            node = NodeIdentity(record!)
+        }
+        if background.isEmpty {
+            background.append(Task { [weak self] in await self?.refreshLoop() })
+            background.append(Task { [weak self] in await self?.cacheLoop() })
+        }
+        try await refreshTable()
+    }
+
+    // MARK: the public API
+
+    /// Channels of the mount table this client follows.
+    public var channels: [String] { channelRuntimes.keys.sorted() }
+
+    public func stores(of channel: String) throws -> [StoreEndpoint] {
+        try runtime(channel).endpoints
+    }
+
+    /// The value at a path. The first read of a path fetches it from every
+    /// store and answers with the first that comes; later reads are local.
+    public func get(_ channel: String, _ type: String, _ path: String) async throws -> JSON {
+        try await read(channel, type, path).value
+    }
+
+    /// The value with its date, sha and op count.
+    public func read(_ channel: String, _ type: String, _ path: String) async throws -> PathValue {
+        try checkUsable()
+        let key = try PathKey(type: type, path: path)
+        let runtime = try runtime(channel)
+        if let value = try runtime.engine.hold(key) { return value }
+        pump(channel)
+        return try await withCheckedThrowingContinuation { continuation in
+            readers[ReaderKey(channel: channel, key: key), default: []].append(continuation)
+            pump(channel)
+        }
+    }
+
+    /// Writes a payload op: applied locally and safe in the outbox when this
+    /// returns the new local value; from there it reaches every store.
+    @discardableResult
+    public func push(_ channel: String, _ type: String, _ path: String, _ payload: JSON) async throws -> JSON {
+        try await write(channel, type, path, payload).value
+    }
+
+    /// `push`, answering with the value's date, sha and op count.
+    public func write(_ channel: String, _ type: String, _ path: String, _ payload: JSON) async throws -> PathValue {
+        try checkUsable()
+        let key = try PathKey(type: type, path: path)
+        let runtime = try runtime(channel)
+        let (_, value) = try runtime.engine.write(key, payload: payload, now: correctedNow())
+        pump(channel)
+        return value
+    }
+
+    /// Value changes, local or remote, of one channel, optionally narrowed
+    /// to a type and a path. Ends when the client closes.
+    public func updates(_ channel: String? = nil, type: String? = nil, path: String? = nil) -> AsyncStream<ValueUpdate> {
+        let normalizedPath = path.flatMap { OplogKey.normalizePath($0) } ?? path
+        let (stream, continuation) = AsyncStream<ValueUpdate>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        let id = nextSubscriberID
+        nextSubscriberID += 1
+        subscribers[id] = Subscriber(channel: channel, type: type, path: normalizedPath, continuation: continuation)
+        continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(id) } }
+        if closed { continuation.finish() }
+        return stream
+    }
+
+    /// Writes refused for good by a store (SPEC §3): never retried.
+    public func failedWrites() -> AsyncStream<WriteFailure> {
+        let (stream, continuation) = AsyncStream<WriteFailure>.makeStream(bufferingPolicy: .bufferingNewest(1_000))
+        let id = nextSubscriberID
+        nextSubscriberID += 1
+        failureSubscribers[id] = continuation
+        if closed { continuation.finish() }
+        return stream
+    }
+
+    /// Waits until every channel has nothing to send and every store is
+    /// known to hold what this client holds (for tests and tools).
+    public func isQuiet() -> Bool { channelRuntimes.values.allSatisfy { $0.engine.isQuiet } }
+
+    /// Stops streams and retries, writes the oplog cache, ends update streams.
+    public func close() async {
+        guard !closed else { return }
+        closed = true
+        for task in background { task.cancel() }
+        for runtime in channelRuntimes.values { runtime.stop() }
+        flushCache()
+        for subscriber in subscribers.values { subscriber.continuation.finish() }
+        for continuation in failureSubscribers.values { continuation.finish() }
+        subscribers = [:]
+        failureSubscribers = [:]
+        failReaders { _ in TeaBagError.closed }
+    }
+
+    // MARK: internals shared by the extensions
+
+    struct ReaderKey: Hashable {
+        let channel: String
+        let key: PathKey
+    }
+
+    struct Subscriber {
+        let channel: String?
+        let type: String?
+        let path: String?
+        let continuation: AsyncStream<ValueUpdate>.Continuation
+
+        func wants(_ update: ValueUpdate) -> Bool {
+            (channel == nil || channel == update.channel) && (type == nil || type == update.type) && (path == nil || path == update.path)
+        }
+    }
+
+    func unsubscribe(_ id: Int) { subscribers[id] = nil }
+
+    func checkUsable() throws {
+        if closed { throw TeaBagError.closed }
+        if let sessionFailure { throw sessionFailure }
+    }
+
+    func runtime(_ channel: String) throws -> ChannelRuntime {
+        guard let runtime = channelRuntimes[channel] else {
+            throw TeaBagError.unknownChannel(channel, known: Array(channelRuntimes.keys))
+        }
+        return runtime
+    }
+
+    func correctedNow() -> Int64 { wallClock() + clock.correction }
+
+    func failReaders(_ error: (ReaderKey) -> TeaBagError) {
+        let waiting = readers
+        readers = [:]
+        for (key, continuations) in waiting {
+            for continuation in continuations { continuation.resume(throwing: error(key)) }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import GRDB
+import TeaBagCore
+
+/// Client storage in one SQLite file (the agent's `<data>/agent.sqlite`).
+/// The outbox is written in WAL mode with `synchronous=NORMAL`: a write
+/// acknowledged by the agent survives the agent's crash (SIGKILL); `full`
+/// durability also survives a power cut, at the cost of an fsync per write.
+public final class SQLiteClientStorage: ClientStorage {
+    private let queue: DatabaseQueue
+
+    public enum Durability: String, Sendable { case normal, full }
+
+    public init(path: String, durability: Durability = .normal) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+        }
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+            try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            try Self.migrator.migrate(queue)
+        } catch {
+            throw TeaBagError("ClientError:Storage", "cannot open the client database \(path) (\(error)); move the damaged file aside or point the data directory elsewhere")
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE node (id TEXT NOT NULL, next_seq INTEGER NOT NULL);
+                CREATE TABLE outbox (channel TEXT NOT NULL, store TEXT NOT NULL, seq INTEGER NOT NULL,
+                                     type TEXT NOT NULL, path TEXT NOT NULL, op TEXT NOT NULL,
+                                     PRIMARY KEY (channel, store, seq)) WITHOUT ROWID;
+                CREATE TABLE oplogs (channel TEXT NOT NULL, type TEXT NOT NULL, path TEXT NOT NULL, ops TEXT NOT NULL,
+                                     PRIMARY KEY (channel, type, path)) WITHOUT ROWID;
+                CREATE TABLE settings (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    public func loadNode() throws -> NodeRecord? {
+        try queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, next_seq FROM node").map { NodeRecord(id: $0["id"], nextSeq: $0["next_seq"]) }
+        }
+    }
+
+    public func saveNode(_ node: NodeRecord) throws {
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM node")
+            try db.execute(sql: "INSERT INTO node (id, next_seq) VALUES (?, ?)", arguments: [node.id, node.nextSeq])
+        }
+    }
+
+    public func enqueue(channel: String, entry: OutboxEntry, stores: [String], nextSeq: Int64) throws {
+        let op = entry.op.json.canonicalString
+        try queue.write { db in
+            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO outbox (channel, store, seq, type, path, op) VALUES (?, ?, ?, ?, ?, ?)")
+            for store in stores {
+                try insert.execute(arguments: [channel, store, entry.seq, entry.key.type, entry.key.path, op])
+            }
+            try db.cachedStatement(sql: "UPDATE node SET next_seq = ?").execute(arguments: [nextSeq])
+        }
+    }
+
+    public func dequeue(channel: String, store: String, seqs: [Int64]) throws {
+        try queue.write { db in
+            let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE channel = ? AND store = ? AND seq = ?")
+            for seq in seqs { try delete.execute(arguments: [channel, store, seq]) }
+        }
+    }
+
+    public func drop(channel: String, seq: Int64) throws {
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM outbox WHERE channel = ? AND seq = ?", arguments: [channel, seq])
+        }
+    }
+
+    public func dropOutbox(channel: String, store: String) throws {
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM outbox WHERE channel = ? AND store = ?", arguments: [channel, store])
+        }
+    }
+
+    public func outboxes(channel: String) throws -> [String: [OutboxEntry]] {
+        try queue.read { db in
+            var result: [String: [OutboxEntry]] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT store, seq, type, path, op FROM outbox WHERE channel = ? ORDER BY store, seq",
+                                           arguments: [channel])
+            while let row = try rows.next() {
+                let key = PathKey(checkedType: row["type"], path: row["path"])
+                let op = try Self.op(row["op"])
+                result[row["store"], default: []].append(OutboxEntry(seq: row["seq"], key: key, op: op))
+            }
+            return result
+        }
+    }
+
+    public func saveOplogs(channel: String, _ oplogs: [(key: PathKey, ops: [Op])]) throws {
+        guard !oplogs.isEmpty else { return }
+        try queue.write { db in
+            let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO oplogs (channel, type, path, ops) VALUES (?, ?, ?, ?)")
+            for (key, ops) in oplogs {
+                try upsert.execute(arguments: [channel, key.type, key.path, JSON.array(ops.map(\.json)).canonicalString])
+            }
+        }
+    }
+
+    public func oplogs(channel: String) throws -> [(key: PathKey, ops: [Op])] {
+        try queue.read { db in
+            var result: [(key: PathKey, ops: [Op])] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT type, path, ops FROM oplogs WHERE channel = ? ORDER BY type, path", arguments: [channel])
+            while let row = try rows.next() {
+                let text: String = row["ops"]
+                guard case .array(let items) = try JSON.parse(Array(text.utf8), maxDepth: 512) else { continue }
+                result.append((key: PathKey(checkedType: row["type"], path: row["path"]), ops: try items.map { try Op(json: $0) }))
+            }
+            return result
+        }
+    }
+
+    public func setting(_ name: String) throws -> String? {
+        try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE name = ?", arguments: [name]) }
+    }
+
+    public func saveSetting(_ name: String, _ value: String) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", arguments: [name, value])
+        }
+    }
+
+    private static func op(_ text: String) throws -> Op {
+        try Op(jsonBytes: Array(text.utf8), maxDepth: 512)
+    }
+}

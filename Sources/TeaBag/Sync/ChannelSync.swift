@@ -1,0 +1,461 @@
+import TeaBagCore
+
+/// The sync engine of one channel (SPEC §3): the local oplogs, a mirror of
+/// each store's, the outboxes of own ops, and the decisions of sync and
+/// prune. It does no I/O and reads no clock: the caller passes `now`,
+/// performs the `SyncRequest`s it hands out and reports their outcomes, so
+/// the same code runs under the HTTP runtime and the deterministic
+/// simulation. Not thread-safe; one actor owns it.
+public final class ChannelSync {
+    public let channel: String
+    public private(set) var stores: [String]
+    let policy: SyncPolicy
+    private let node: NodeIdentity
+    private let storage: any ClientStorage
+    private let reducers: @Sendable (String) -> (any Reducer)?
+
+    var paths: [PathKey: PathReplica] = [:]
+    private var outboxes: [String: [OutboxEntry]] = [:]
+    /// Own ops waiting per store and path: sync leaves a path's own ops to
+    /// the outbox while any waits.
+    private var ownWaiting: [String: [PathKey: Int]] = [:]
+    private var links: [String: StoreLink] = [:]
+    private var pruneCandidates: Set<PathKey> = []
+    private var dirtyOplogs: Set<PathKey> = []
+    private var events: [SyncEvent] = []
+
+    /// Restores what `storage` holds: cached oplogs, then the outbox, whose
+    /// ops are acknowledged writes and so are merged into the local oplogs.
+    public init(channel: String, stores: [String], node: NodeIdentity, storage: any ClientStorage,
+                policy: SyncPolicy = SyncPolicy(), reducers: @escaping @Sendable (String) -> (any Reducer)?) throws {
+        self.channel = channel
+        self.stores = []
+        self.policy = policy
+        self.node = node
+        self.storage = storage
+        self.reducers = reducers
+        for (key, ops) in try storage.oplogs(channel: channel) {
+            var replica = PathReplica()
+            replica.local = Oplog(merging: ops)
+            replica.loaded = true
+            paths[key] = replica
+        }
+        let saved = try storage.outboxes(channel: channel)
+        for (store, entries) in saved {
+            for entry in entries {
+                enqueued(entry, store: store)
+                paths[entry.key, default: PathReplica()].local.merge(entry.op)
+            }
+        }
+        for key in paths.keys {
+            paths[key]!.loaded = true
+            refreshValue(key, announce: false)
+        }
+        try setStores(stores)
+    }
+
+    // MARK: stores
+
+    /// The mount table changed: new stores start with empty mirrors and an
+    /// empty outbox (sync brings them every op, own ones included, once no
+    /// own op waits for them); removed stores are forgotten.
+    public func setStores(_ newStores: [String]) throws {
+        let removed = Set(stores).subtracting(newStores)
+        for store in removed {
+            try storage.dropOutbox(channel: channel, store: store)
+            outboxes[store] = nil
+            ownWaiting[store] = nil
+            links[store] = nil
+            for key in paths.keys { paths[key]!.mirrors[store] = nil }
+        }
+        stores = newStores
+        for store in newStores where links[store] == nil {
+            links[store] = StoreLink(needsSync: Set(paths.keys), needsFetch: Set(paths.keys))
+        }
+        pruneCandidates.formUnion(paths.keys)
+    }
+
+    // MARK: reads and writes
+
+    /// Starts holding a path (the first read): a fetch from every store.
+    /// Returns the value when it is already loaded.
+    public func hold(_ key: PathKey) throws(TeaBagError) -> PathValue? {
+        guard reducers(key.type) != nil else { throw .typeNotRegistered(key.type) }
+        if paths[key] == nil { startHolding(key) }
+        guard paths[key]!.loaded else { return nil }
+        if paths[key]!.value == nil { refreshValue(key, announce: false) }
+        return paths[key]!.value
+    }
+
+    public func isLoaded(_ key: PathKey) -> Bool { paths[key]?.loaded ?? false }
+    public func value(_ key: PathKey) -> PathValue? { paths[key]?.value }
+    public var heldKeys: [PathKey] { paths.keys.sorted() }
+    public func oplog(_ key: PathKey) -> Oplog? { paths[key]?.local }
+
+    /// A local write: a new op, durable in the outbox of every store before
+    /// this returns, applied locally at once.
+    public func write(_ key: PathKey, payload: JSON, now: Int64) throws(TeaBagError) -> (op: Op, value: PathValue) {
+        guard let reducer = reducers(key.type) else { throw .typeNotRegistered(key.type) }
+        do { try reducer.validate(payload: payload) } catch {
+            throw TeaBagError("StoreError:InvalidOp", "the \(key.type) reducer refuses this payload: \(error.message)", status: 400)
+        }
+        var replica = paths[key] ?? PathReplica()
+        let seq = node.record.nextSeq
+        let date = OpFactory.date(correctedNow: now, newestLocalDate: replica.local.newestDate)
+        let op = OpFactory.payloadOp(payload: payload, node: node.record.id, seq: seq, date: date)
+        let entry = OutboxEntry(seq: seq, key: key, op: op)
+        do { try storage.enqueue(channel: channel, entry: entry, stores: stores, nextSeq: seq + 1) } catch {
+            throw TeaBagError("ClientError:Storage", "could not keep the write on disk (\(error)); nothing was written — check the data directory's space and permissions")
+        }
+        node.record.nextSeq = seq + 1
+        for store in stores { enqueued(entry, store: store) }
+        replica.local.merge(op)
+        replica.loaded = true
+        paths[key] = replica
+        localChanged(key)
+        return (op, paths[key]!.value!)
+    }
+
+    // MARK: requests
+
+    /// The requests to make now; each is marked in flight until its outcome
+    /// is reported.
+    public func requests(now: Int64) -> [SyncRequest] {
+        var out: [SyncRequest] = []
+        prune(now: now)
+        for store in stores {
+            guard var link = links[store], link.isReady(now: now) else { continue }
+            if !link.delivering, let outbox = outboxes[store], !outbox.isEmpty {
+                link.delivering = true
+                out.append(.deliver(store: store, entries: Array(outbox.prefix(policy.batchLimit))))
+            }
+            let room = policy.fetchesPerStore - link.fetchesInFlight
+            let toFetch = room > 0 ? link.needsFetch.sorted().prefix(room) : []
+            for key in toFetch {
+                link.needsFetch.remove(key)
+                guard paths[key] != nil, case .unknown = paths[key]!.mirror(store) else { continue }
+                paths[key]!.mirrors[store] = .fetching(generation: link.generation, buffered: [])
+                link.fetchesInFlight += 1
+                out.append(.fetch(store: store, key: key, generation: link.generation))
+            }
+            if !link.pushing {
+                let items = lacking(at: store, link: &link)
+                if !items.isEmpty {
+                    link.pushing = true
+                    out.append(.push(store: store, items: items))
+                }
+            }
+            links[store] = link
+        }
+        return out
+    }
+
+    /// The earliest time a store that failed may be asked again (nil: none waits).
+    public func nextRetry(now: Int64) -> Int64? {
+        links.values.filter { !$0.isReady(now: now) }.map(\.retryAt).min()
+    }
+
+    /// What `store` lacks of the local oplogs whose keys changed: other
+    /// nodes' ops, and own ops only once none waits in its outbox for that
+    /// path (so that sync never overtakes the outbox's `seq` order).
+    private func lacking(at store: String, link: inout StoreLink) -> [PathOp] {
+        var items: [PathOp] = []
+        let waiting = ownWaiting[store] ?? [:]
+        for key in link.needsSync.sorted() {
+            guard items.count < policy.batchLimit else { break }
+            link.needsSync.remove(key)
+            guard let replica = paths[key], let mirror = replica.mirror(store).oplog else { continue }
+            let refused = replica.refusedAt[store] ?? []
+            var wanted: [Op] = []
+            for op in replica.local.wire where !refused.contains(op.sha) {
+                if op.node == node.record.id && waiting[key, default: 0] > 0 { continue }
+                if MergeRules.decide(op, base: mirror.base, alreadyHeld: mirror.holds(sha: op.sha)) != .noop { wanted.append(op) }
+            }
+            // Bases first, then each node's ops in seq order: a store never
+            // sees a node's later op before its earlier one from us.
+            wanted.sort { a, b in
+                if a.isValueOp != b.isValueOp { return a.isValueOp }
+                return (a.node ?? "", a.seq ?? 0, a.date, a.sha) < (b.node ?? "", b.seq ?? 0, b.date, b.sha)
+            }
+            items += wanted.map { PathOp(key: key, op: $0) }
+        }
+        return items
+    }
+
+    // MARK: outcomes
+
+    public func fetched(store: String, key: PathKey, generation: Int, _ result: Result<[Op], TeaBagError>, now: Int64) {
+        guard var link = links[store] else { return }
+        link.fetchesInFlight -= 1
+        defer { links[store] = link }
+        guard paths[key] != nil else { return }
+        switch result {
+        case .failure(let error):
+            paths[key]!.mirrors[store] = .unknown
+            link.needsFetch.insert(key)
+            link.failed(error, now: now, policy: policy)
+            paths[key]!.fetchFailures.insert(store)
+            if !paths[key]!.loaded, Set(stores).isSubset(of: paths[key]!.fetchFailures) {
+                events.append(.fetchFailedEverywhere(key, error))
+            }
+        case .success(let ops):
+            link.succeeded()
+            paths[key]!.fetchFailures.remove(store)
+            guard case .fetching(let expected, let buffered) = paths[key]!.mirror(store), expected == generation,
+                  generation == link.generation else {
+                // Reset meanwhile: the ops are real, the snapshot may be stale.
+                if case .fetching = paths[key]!.mirror(store) { paths[key]!.mirrors[store] = .unknown }
+                link.needsFetch.insert(key)
+                mergeIntoLocal(key, ops)
+                return
+            }
+            paths[key]!.mirrors[store] = .known(Oplog(merging: ops + buffered))
+            link.needsSync.insert(key)
+            pruneCandidates.insert(key)
+            let wasLoaded = paths[key]!.loaded
+            paths[key]!.loaded = true
+            if !mergeIntoLocal(key, ops) && !wasLoaded { refreshValue(key, announce: true) }
+        }
+    }
+
+    public func delivered(store: String, entries: [OutboxEntry], _ result: Result<[StoreAnswer], TeaBagError>, now: Int64) {
+        guard var link = links[store] else { return }
+        link.delivering = false
+        defer { links[store] = link }
+        guard case .success(let answers) = result else {
+            if case .failure(let error) = result { link.failed(error, now: now, policy: policy) }
+            return
+        }
+        var done: [Int64] = []
+        var retry: TeaBagError?
+        for (entry, answer) in zip(entries, answers) {
+            switch answer {
+            case .accepted:
+                done.append(entry.seq)
+                paths[entry.key]?.mirrors[store]?.learn(entry.op)
+                link.needsSync.insert(entry.key)
+                pruneCandidates.insert(entry.key)
+            case .refused(let error):
+                refuseOwn(entry, error)
+            case .retryLater(let error):
+                retry = error
+            }
+            if retry != nil { break }
+        }
+        if !done.isEmpty {
+            // Durable first: a crash between the two resends, and a resend is a noop.
+            try? storage.dequeue(channel: channel, store: store, seqs: done)
+            removeFromOutbox(store: store, seqs: Set(done))
+        }
+        if let retry { link.failed(retry, now: now, policy: policy) } else { link.succeeded() }
+    }
+
+    public func pushed(store: String, items: [PathOp], _ result: Result<[StoreAnswer], TeaBagError>, now: Int64) {
+        guard var link = links[store] else { return }
+        link.pushing = false
+        defer { links[store] = link }
+        for item in items { link.needsSync.insert(item.key) }
+        switch result {
+        case .failure(let error):
+            link.failed(error, now: now, policy: policy)
+        case .success(let answers):
+            var retry: TeaBagError?
+            for (item, answer) in zip(items, answers) {
+                switch answer {
+                case .accepted:
+                    paths[item.key]?.mirrors[store]?.learn(item.op)
+                    pruneCandidates.insert(item.key)
+                case .refused(let error):
+                    paths[item.key]?.refusedAt[store, default: []].insert(item.op.sha)
+                    events.append(.storesDisagree(item.key, store: store, item.op, error))
+                case .retryLater(let error):
+                    retry = error
+                }
+            }
+            if let retry { link.failed(retry, now: now, policy: policy) } else { link.succeeded() }
+        }
+    }
+
+    // MARK: streams
+
+    public func streamed(store: String, key: PathKey, op: Op) {
+        if paths[key] == nil {
+            guard policy.followStreamedPaths else { return }
+            startHolding(key)
+        }
+        paths[key]!.mirrors[store]?.learn(op)
+        links[store]?.needsSync.insert(key)
+        pruneCandidates.insert(key)
+        mergeIntoLocal(key, [op])
+    }
+
+    /// The stream of `store` (re)connected; unless it resumed where it left
+    /// off, what the mirrors say may have missed ops: fetch again.
+    public func streamConnected(store: String, resumed: Bool) {
+        links[store]?.streamConnected = true
+        if !resumed { resetMirrors(of: store) }
+    }
+
+    public func streamResync(store: String) { resetMirrors(of: store) }
+
+    public func streamDisconnected(store: String) { links[store]?.streamConnected = false }
+
+    private func resetMirrors(of store: String) {
+        links[store]?.generation += 1
+        links[store]?.needsFetch = Set(paths.keys)
+        for key in paths.keys { paths[key]!.mirrors[store] = .unknown }
+    }
+
+    private func startHolding(_ key: PathKey) {
+        paths[key] = PathReplica()
+        for store in stores { links[store]?.needsFetch.insert(key) }
+    }
+
+    // MARK: outbox bookkeeping
+
+    private func enqueued(_ entry: OutboxEntry, store: String) {
+        outboxes[store, default: []].append(entry)
+        ownWaiting[store, default: [:]][entry.key, default: 0] += 1
+    }
+
+    private func removeFromOutbox(store: String, seqs: Set<Int64>) {
+        guard let outbox = outboxes[store] else { return }
+        var kept: [OutboxEntry] = []
+        kept.reserveCapacity(outbox.count)
+        for entry in outbox {
+            if seqs.contains(entry.seq) {
+                ownWaiting[store]?[entry.key, default: 1] -= 1
+                if ownWaiting[store]?[entry.key] == 0 { ownWaiting[store]?[entry.key] = nil }
+            } else {
+                kept.append(entry)
+            }
+        }
+        outboxes[store] = kept
+    }
+
+    // MARK: local state
+
+    /// Merges store ops into the local oplog; true when the value was refreshed.
+    @discardableResult
+    private func mergeIntoLocal(_ key: PathKey, _ ops: [Op]) -> Bool {
+        var changed = false
+        var appendedOnly = true
+        for op in ops {
+            let result = paths[key]!.local.merge(op)
+            guard result.changed else { continue }
+            changed = true
+            if case .replacedBase = result { appendedOnly = false }
+            if paths[key]!.local.ops.last?.sha != op.sha && !op.isValueOp { appendedOnly = false }
+        }
+        guard changed else { return false }
+        if ops.count == 1, appendedOnly, let op = ops.first, !op.isValueOp {
+            localChanged(key, appended: op)
+        } else {
+            localChanged(key)
+        }
+        return true
+    }
+
+    /// After any change of a local oplog: new value, sync everywhere, maybe prune.
+    private func localChanged(_ key: PathKey, appended: Op? = nil) {
+        dirtyOplogs.insert(key)
+        pruneCandidates.insert(key)
+        for store in stores { links[store]?.needsSync.insert(key) }
+        if paths[key]!.loaded { refreshValue(key, announce: true, appended: appended) }
+    }
+
+    /// Refolds (or folds just the appended op onto the cached value) and
+    /// announces the value when it really changed.
+    private func refreshValue(_ key: PathKey, announce: Bool, appended: Op? = nil) {
+        guard let reducer = reducers(key.type), var replica = paths[key] else { return }
+        let previous = replica.value
+        let newest = replica.local.ops.last ?? replica.local.base
+        let folded: JSON
+        if let appended, let previous, replica.local.ops.count >= 2 {
+            folded = Fold.fold(reducer, state: previous.value, ops: [appended][...]).value
+        } else {
+            folded = replica.local.value(using: reducer).value
+        }
+        replica.value = PathValue(value: folded, date: newest.date, sha: newest.sha, ops: replica.local.payloadCount)
+        paths[key] = replica
+        if announce, previous?.value != folded || previous == nil {
+            events.append(.valueChanged(key, replica.value!))
+        }
+    }
+
+    /// An own op a store refused for good: out of every outbox and the local
+    /// oplog, reported, never retried.
+    private func refuseOwn(_ entry: OutboxEntry, _ error: TeaBagError) {
+        try? storage.drop(channel: channel, seq: entry.seq)
+        for store in outboxes.keys { removeFromOutbox(store: store, seqs: [entry.seq]) }
+        if paths[entry.key]?.local.remove(sha: entry.op.sha) != nil {
+            localChanged(entry.key)
+        }
+        events.append(.writeFailed(entry.key, entry.op, error))
+    }
+
+    /// SPEC §3: a covering value-op once every store holds exactly the local
+    /// set and there are enough payload ops. It replaces the local base at
+    /// once; sync then carries it to every store like any op they lack.
+    private func prune(now: Int64) {
+        let candidates = pruneCandidates
+        pruneCandidates = []
+        for key in candidates.sorted() {
+            guard let replica = paths[key], replica.loaded, replica.local.payloadCount >= policy.pruneMinOps,
+                  !stores.isEmpty, let value = replica.value, replica.allStoresHoldLocal(stores) else { continue }
+            let date = OpFactory.date(correctedNow: now, newestLocalDate: replica.local.newestDate)
+            let prune = OpFactory.valueOp(value: value.value, covers: replica.local.pruneCovers, date: date)
+            paths[key]!.local.merge(prune)
+            localChanged(key)
+            events.append(.pruned(key, prune))
+        }
+    }
+
+    // MARK: for the runtime
+
+    /// Events since the last call, in order.
+    public func takeEvents() -> [SyncEvent] {
+        defer { events = [] }
+        return events
+    }
+
+    /// Oplogs changed since the last call, for the write-behind cache.
+    public func takeDirtyOplogs() -> [(key: PathKey, ops: [Op])] {
+        defer { dirtyOplogs = [] }
+        return dirtyOplogs.sorted().compactMap { key in paths[key].map { (key: key, ops: $0.local.wire) } }
+    }
+
+    public struct StoreStatus: Sendable, Equatable {
+        public let store: String
+        public let connected: Bool
+        public let outbox: Int
+        public let lastError: TeaBagError?
+        public let retrying: Bool
+    }
+
+    public func status(now: Int64) -> [StoreStatus] {
+        stores.map { store in
+            let link = links[store] ?? StoreLink()
+            return StoreStatus(store: store, connected: link.streamConnected, outbox: outboxes[store]?.count ?? 0,
+                               lastError: link.lastError, retrying: !link.isReady(now: now))
+        }
+    }
+
+    public func outboxDepth(_ store: String) -> Int { outboxes[store]?.count ?? 0 }
+
+    /// Nothing waits to be sent or answered: no outbox entry, no request in
+    /// flight, every mirror known and in step with the local oplog.
+    public var isQuiet: Bool {
+        for store in stores {
+            guard let link = links[store], !link.delivering, !link.pushing, link.fetchesInFlight == 0,
+                  (outboxes[store] ?? []).isEmpty else { return false }
+        }
+        return paths.values.allSatisfy { $0.allStoresHoldLocal(stores) }
+    }
+}
+
+/// The node identity shared by every channel of one client.
+public final class NodeIdentity {
+    public var record: NodeRecord
+    public init(_ record: NodeRecord) { self.record = record }
+}

@@ -1,0 +1,54 @@
+import TeaBagCore
+
+/// One oplog of a channel: `(type, path)`, path normalized (SPEC §2.3).
+public struct PathKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let type: String
+    public let path: String
+
+    /// Checks and normalizes; throws the protocol's `UserError:InvalidType` /
+    /// `UserError:InvalidPath` before anything is sent.
+    public init(type: String, path: String) throws(TeaBagError) {
+        guard OplogKey.isValidType(type) else {
+            throw TeaBagError("UserError:InvalidType", "type \"\(type)\" must be 1–64 characters of A-Z a-z 0-9 _ -", status: 400)
+        }
+        guard let normalized = OplogKey.normalizePath(path) else {
+            throw TeaBagError("UserError:InvalidPath", "path \"\(path)\" must be non-empty and must not leave the root with ..", status: 400)
+        }
+        self.type = type
+        self.path = normalized
+    }
+
+    /// For keys already checked (read back from storage or a store).
+    init(checkedType type: String, path: String) {
+        self.type = type
+        self.path = path
+    }
+
+    public var description: String { "\(type) \(path)" }
+    public static func < (a: PathKey, b: PathKey) -> Bool { (a.type, a.path) < (b.type, b.path) }
+}
+
+/// A store of a channel as the mount table gives it.
+public struct StoreEndpoint: Hashable, Sendable {
+    /// Hex SHA-256 of `userURL` (SPEC §2.2).
+    public let storeID: String
+    /// The store's base for this user, ending in `/user/:id/`.
+    public let userURL: String
+    public let token: String
+
+    public init(storeID: String, userURL: String, token: String) {
+        self.storeID = storeID
+        self.userURL = userURL
+        self.token = token
+    }
+}
+
+/// What a store said about one op it was sent.
+public enum StoreAnswer: Sendable, Equatable {
+    /// Held now (`noop`: it already was, or the base covers it).
+    case accepted(noop: Bool)
+    /// Refused for reasons of the op alone (400): never retried.
+    case refused(TeaBagError)
+    /// Retry later (503, e.g. `StoreError:FutureDate`), in order.
+    case retryLater(TeaBagError)
+}

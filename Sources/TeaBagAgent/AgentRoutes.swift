@@ -1,0 +1,88 @@
+/// The agent's local API (SPEC §7), over its Unix socket and optional
+/// loopback port.
+import Foundation
+import Hummingbird
+import TeaBag
+import TeaBagCore
+import TeaBagPlugins
+import TeaBagServerKit
+
+struct AgentRoutes {
+    let client: TeaBagClient
+    let plugins: PluginHost
+    let metrics: ServerMetrics
+    let limits: BodyLimits
+    let started: Date
+
+    func register(on router: Router<ServerContext>) {
+        router.get("/v1/channels") { _, _ in
+            let status = await client.status()
+            return Response.json(.object(Dictionary(uniqueKeysWithValues: status.channels.map { ($0.name, $0.json) })))
+        }
+        router.get("/v1/value/:channel/:type/**") { _, context in
+            try await answering {
+                let (channel, type, path) = try target(context)
+                return Response.json(try await client.read(channel, type, path).json)
+            }
+        }
+        router.post("/v1/push/:channel/:type/**") { request, context in
+            let payload = try await request.jsonBody(limits, errorKind: "UserError")
+            return try await answering {
+                let (channel, type, path) = try target(context)
+                let value = try await client.write(channel, type, path, payload)
+                return Response.json(["value": value.value, "sha": .string(value.sha)])
+            }
+        }
+        router.get("/v1/watch") { request, _ in
+            let query = request.uri.queryParameters
+            func parameter(_ name: String) -> String? { query[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
+            let updates = await client.updates(parameter("channel"), type: parameter("type"), path: parameter("path"))
+            return watch(updates)
+        }
+        router.get("/v1/status") { _, _ in
+            var status = await client.status().json.objectValue ?? [:]
+            status["plugins"] = .object([
+                "types": .array(plugins.types.map { .string($0) }),
+                "refused": .array(plugins.refusals.map { .string($0.description) }),
+            ])
+            status["uptime_s"] = .number(Double(Int(Date().timeIntervalSince(started))))
+            return Response.json(.object(status))
+        }
+    }
+
+    /// `:channel/:type/*path`; the path is everything after the type.
+    private func target(_ context: ServerContext) throws -> (String, String, String) {
+        let channel = context.parameters.get("channel") ?? ""
+        let type = context.parameters.get("type") ?? ""
+        let rest = context.parameters.getCatchAll().joined(separator: "/")
+        let path = "/" + (rest.removingPercentEncoding ?? rest)
+        return (channel.removingPercentEncoding ?? channel, type, path)
+    }
+
+    /// One SSE event per value change: `{channel, type, path, value, sha}`,
+    /// and a comment every 15 s so proxies and clients see it alive.
+    private func watch(_ updates: AsyncStream<ValueUpdate>) -> Response {
+        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let (frames, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+            let feed = Task {
+                for await update in updates { continuation.yield(ByteBuffer(string: "data: \(update.json.canonicalString)\n\n")) }
+                continuation.finish()
+            }
+            let beat = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(15))
+                    continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
+                }
+            }
+            defer {
+                feed.cancel()
+                beat.cancel()
+            }
+            try await writer.write(ByteBuffer(string: ": teabag agent\n\n"))
+            // Ends on graceful shutdown so that an open watch does not hold the exit.
+            for await frame in frames.cancelOnGracefulShutdown() { try await writer.write(frame) }
+            try await writer.finish(nil)
+        })
+    }
+}

@@ -1,0 +1,116 @@
+/// Builds the agent: configuration → storage → plugins → client runtime →
+/// the local API on a Unix socket (mode 0600) and, when configured, a
+/// loopback TCP port, with its background services.
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TeaBag
+import TeaBagConfig
+import TeaBagCore
+import TeaBagPlugins
+import TeaBagServerKit
+
+public struct AgentServer: Sendable {
+    public let client: TeaBagClient
+    public let plugins: PluginHost
+    public let metrics: ServerMetrics
+    public let configuration: AgentConfiguration
+    /// Every service to run: the listeners, the client, the plugin watcher.
+    public let services: [any Service]
+    /// The TCP listener's address once bound (nil without one).
+    public let tcpAddress: BoundAddress
+
+    public static func build(configuration: AgentConfiguration, logger: Logger, announce: Bool = false) throws -> AgentServer {
+        try configuration.validate()
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try UnixSocketFile.claim(configuration.socketPath)
+        let storage = try SQLiteClientStorage(path: configuration.databasePath, durability: configuration.durability)
+        let metrics = ServerMetrics(role: "agent")
+        let plugins = PluginHost(directories: configuration.pluginDirectories, declared: configuration.declaredReducers,
+                                 logger: logger, metricsFactory: metrics.factory)
+        if let error = plugins.declarationErrors.first {
+            throw ConfigError(origin: "", key: "", problem: error.message)
+        }
+        let client = TeaBagClient(configuration.clientConfiguration(storage: storage), reducers: ReducerRegistry(plugins: plugins),
+                                  logger: logger)
+        let routes = AgentRoutes(client: client, plugins: plugins, metrics: metrics, limits: BodyLimits(), started: Date())
+        func router() -> Router<ServerContext> {
+            let router = Router(context: ServerContext.self)
+            router.add(middleware: ObservedRequests(metrics: metrics))
+            router.addOperationalRoutes(metrics: metrics)
+            routes.register(on: router)
+            return router
+        }
+        let socketPath = configuration.socketPath
+        var services: [any Service] = [
+            Application(router: router(), configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "teabag-agent"),
+                        onServerRunning: { _ in
+                            // The data directory is 0700 already; the socket itself is the user's alone too.
+                            chmod(socketPath, 0o600)
+                            if announce { Readiness.announce("teabag agent listening on unix:\(socketPath)") }
+                        }, logger: logger),
+        ]
+        let tcpAddress = BoundAddress()
+        if let port = configuration.port {
+            services.append(Application(router: router(), configuration: .init(address: .hostname(configuration.host, port: port), serverName: "teabag-agent"),
+                                        onServerRunning: { channel in
+                                            tcpAddress.set(channel)
+                                            if announce, let url = tcpAddress.url { Readiness.announce("teabag agent listening on \(url)") }
+                                        }, logger: logger))
+        }
+        services.append(ClientService(client: client, logger: logger))
+        services.append(PluginWatcher(plugins: plugins, interval: .milliseconds(configuration.pluginPollMs), logger: logger))
+        services.append(PeriodicTask(every: .seconds(1)) { await AgentGauges.update(metrics, client: client) })
+        return AgentServer(client: client, plugins: plugins, metrics: metrics, configuration: configuration,
+                           services: services, tcpAddress: tcpAddress)
+    }
+}
+
+/// Starts the client (retrying while the table is unreachable: what the
+/// storage holds is served meanwhile) and closes it on shutdown, which
+/// writes the oplog cache.
+struct ClientService: Service {
+    let client: TeaBagClient
+    let logger: Logger
+
+    func run() async throws {
+        var delay: Duration = .milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                try await client.start()
+                break
+            } catch let error as TeaBagError where error.isCredentialFailure {
+                logger.error("the table refuses the agent's credentials; local reads still work, writes and sync do not", metadata: ["error": "\(error)"])
+                break
+            } catch {
+                logger.warning("cannot read the mount table yet; retrying", metadata: ["error": "\(error)", "in": "\(delay)"])
+                let wait = delay
+                do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) } } catch { break }
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+        try? await gracefulShutdown()
+        await client.close()
+    }
+}
+
+/// The agent's own series on /metrics (SPEC issue 6): outbox depth per
+/// store, stream connections, refused writes, prunes.
+enum AgentGauges {
+    static func update(_ metrics: ServerMetrics, client: TeaBagClient) async {
+        let status = await client.status()
+        var connected = 0
+        for channel in status.channels {
+            for store in channel.stores {
+                metrics.gauge("teabag_agent_outbox_ops", labels: [("channel", channel.name), ("store", store.storeID)]).set(Double(store.outbox))
+                if store.connected { connected += 1 }
+            }
+        }
+        metrics.gauge("teabag_agent_stream_connections").set(Double(connected))
+        metrics.gauge("teabag_agent_refused_writes").set(Double(status.failedWriteCount))
+        metrics.gauge("teabag_agent_prunes").set(Double(status.prunes))
+    }
+}
