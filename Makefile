@@ -19,7 +19,7 @@ plugins:
 	cp "$(BIN)/libTeaBagStatsReducer.so" Plugins/.stats.so.tmp && mv Plugins/.stats.so.tmp Plugins/stats.so
 
 dev: all
-	$(BIN)/teabag plugins list Plugins
+	$(BIN)/teabag dev
 
 # The process tests run .build/debug/teabag, so every product is built first.
 test: plugins

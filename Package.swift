@@ -9,6 +9,8 @@ let package = Package(
     products: [
         .executable(name: "teabag", targets: ["TeaBagCLI"]),
         .executable(name: "teabag-bench", targets: ["TeaBagBench"]),
+        // examples/bookmarks: a program using the library (`swift run teabag-example-bookmarks`).
+        .executable(name: "teabag-example-bookmarks", targets: ["TeaBagExampleBookmarks"]),
         .library(name: "TeaBag", targets: ["TeaBag"]),
         // A reducer written in Swift with @_cdecl, built as a C-ABI shared
         // library and copied into Plugins/ by `make plugins`.
@@ -98,6 +100,8 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // examples/bookmarks: bookmarks synced between devices with the TeaBag library.
+        .executableTarget(name: "TeaBagExampleBookmarks", dependencies: ["TeaBag"], path: "examples/bookmarks", exclude: ["README.md"]),
         // Shipped reducer written in Swift (SPEC §4.3); depends on nothing but the ABI.
         .target(name: "StatsReducer", dependencies: ["CTeaBagReducer"], path: "Plugins/stats"),
 
@@ -122,6 +126,11 @@ let package = Package(
             "TeaBag", "TeaBagTestSupport", "TeaBagCore", "TeaBagStore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        // The agent, the CLI and `teabag dev` as real processes.
+        .testTarget(name: "TeaBagAgentTests", dependencies: [
+            "TeaBag", "TeaBagTestSupport", "TeaBagCore", "TeaBagStore", "TeaBagTable",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "TeaBagCoreTests", dependencies: [
             "TeaBagCore",

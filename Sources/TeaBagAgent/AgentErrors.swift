@@ -9,7 +9,7 @@ extension APIError {
         let status: HTTPResponse.Status
         switch error.name {
         case "TableError:UnknownChannel", "StoreError:TypeNotRegistered": status = .notFound
-        case "ChannelError:AllStoresFailed", "NetworkError:Unreachable", "ClientError:Closed": status = .serviceUnavailable
+        case "ChannelError:AllStoresFailed", "NetworkError:Unreachable", "ClientError:Closed", "TableError:Unreachable": status = .serviceUnavailable
         case "ClientError:Storage": status = .internalServerError
         default:
             if let code = error.status, (400..<600).contains(code) {

@@ -56,7 +56,7 @@ struct AgentRoutes {
         let type = context.parameters.get("type") ?? ""
         let rest = context.parameters.getCatchAll().joined(separator: "/")
         let path = "/" + (rest.removingPercentEncoding ?? rest)
-        return (channel.removingPercentEncoding ?? channel, type, path)
+        return (channel.removingPercentEncoding ?? channel, type.removingPercentEncoding ?? type, path)
     }
 
     /// One SSE event per value change: `{channel, type, path, value, sha}`,

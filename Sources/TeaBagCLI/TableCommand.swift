@@ -2,6 +2,9 @@
 import ArgumentParser
 import TeaBagConfig
 import TeaBagTable
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct TableCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "table", abstract: "Run the table server (users, sessions, mount tables).")
@@ -23,6 +26,9 @@ struct TableCommand: AsyncParsableCommand {
         let logger = RoleRunner.logger("teabag.table", level: configuration.logLevel)
         let server = try RoleRunner.starting("table") { try TableServer.build(configuration: configuration, logger: logger, announce: true) }
         RoleRunner.reportGeneratedKey("table", server.generatedKeyPath)
+        // The table has no plugins to reload: SIGHUP (`systemctl reload`, a
+        // closed terminal) must not end it, as its default action would.
+        signal(SIGHUP, SIG_IGN)
         try await RoleRunner.run(server.application, logger: logger, what: "teabag table")
     }
 }

@@ -25,10 +25,14 @@ struct FileSignature: Hashable, Sendable {
 enum PluginDirectory {
     /// The `*.so` files of the directories, each directory in the order
     /// given and its files in file-name order: the order in which a disputed
-    /// type goes to the first.
+    /// type goes to the first. A directory named twice (`--plugins Plugins`
+    /// on top of the default `[Plugins]`) is scanned once, else each of its
+    /// libraries would be refused as a duplicate of itself.
     static func scan(_ directories: [String]) -> [(path: String, signature: FileSignature)] {
         var found: [(String, FileSignature)] = []
+        var seen: Set<String> = []
         for directory in directories {
+            guard seen.insert(URL(fileURLWithPath: directory).resolvingSymlinksInPath().path).inserted else { continue }
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
             for name in names.sorted() where name.hasSuffix(".so") && !name.hasPrefix(".") {
                 let path = (directory as NSString).appendingPathComponent(name)

@@ -15,9 +15,9 @@ extension Simulation {
         }
     }
 
-    /// No sha folded twice; every write `write` returned and no
-    /// `writeFailed` took back is in the local value whenever the path is
-    /// loaded, across restarts too.
+    /// No sha folded twice; every write `write` returned, that no store
+    /// refused, is in the local value whenever the path is loaded, across
+    /// restarts too (see `SimClient.mustHold` for a client without cache).
     private func checkClient(_ c: Int) {
         let client = clients[c]
         guard let engine = client.engine else { return }
@@ -34,8 +34,8 @@ extension Simulation {
                 fail("c\(c): \(key.path) folds an op twice: \(Self.duplicates(shas))")
                 return
             }
-            for sha in client.acked[key] ?? [] where !client.failed.contains(sha) && !held.contains(sha) {
-                fail("c\(c): acknowledged write \(sha.short) missing from the local value of \(key.path) [\(shas.map(\.short).joined(separator: " "))]")
+            for write in client.acked[key] ?? [] where client.mustHold(write, at: key) && !refusedByStores.contains(write.sha) && !held.contains(write.sha) {
+                fail("c\(c): acknowledged write \(write.sha.short) missing from the local value of \(key.path) [\(shas.map(\.short).joined(separator: " "))]")
                 return
             }
         }
@@ -44,7 +44,9 @@ extension Simulation {
     /// No sha folded twice; every payload op the store accepted stays in its value.
     private func checkStore(_ s: Int) {
         let store = stores[s]
-        for key in keys {
+        let changed = store.changed
+        store.changed = []
+        for key in keys where changed.contains(key) {
             let shas = store.value(key)
             let held = Set(shas)
             if held.count != shas.count {
@@ -82,7 +84,7 @@ extension Simulation {
             }
             let held = Set(value)
             for client in clients {
-                for sha in client.acked[key] ?? [] {
+                for sha in (client.acked[key] ?? []).map(\.sha) {
                     let bad = client.bad.contains(sha)
                     if bad != client.failed.contains(sha) {
                         fail("at quiescence c\(client.index)'s \(bad ? "bad" : "good") write \(sha.short) was \(bad ? "not " : "")reported failed")
@@ -98,18 +100,6 @@ extension Simulation {
     }
 
     private static func shape(_ oplog: Oplog) -> [String] { [oplog.base.sha] + oplog.ops.map(\.sha) }
-
-    static func describe(_ oplog: Oplog) -> String {
-        "[\(describe(oplog.base))] " + oplog.ops.map(describe).joined(separator: " ")
-    }
-
-    static func describe(_ mirror: StoreMirror) -> String {
-        switch mirror {
-        case .unknown: "unknown"
-        case .fetching(let generation, let buffered): "fetching gen \(generation), buffered \(buffered.map(describe))"
-        case .known(let oplog): describe(oplog)
-        }
-    }
 
     private static func duplicates(_ shas: [String]) -> String {
         var seen: Set<String> = []

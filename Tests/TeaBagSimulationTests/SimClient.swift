@@ -55,8 +55,11 @@ final class SimClient {
     private(set) var incarnation = 0
     var inflight: [Int: SyncRequest] = [:]
     var streams: [StreamLine]
-    /// Own writes `write` returned, per path, in order.
-    var acked: [PathKey: [String]] = [:]
+    /// Own writes `write` returned, per path, in order, with the
+    /// incarnation that made them.
+    var acked: [PathKey: [(sha: String, incarnation: Int)]] = [:]
+    /// Paths a store answered a fetch for since the last (re)start.
+    var fetchedSinceStart: Set<PathKey> = []
     /// Shas of writes made with a payload marked bad.
     var bad: Set<String> = []
     /// Shas reported by `writeFailed`.
@@ -65,6 +68,14 @@ final class SimClient {
     var pendingWake: Int64?
     /// The last value checked per path, to check again only after a change.
     var checked: [PathKey: PathValue] = [:]
+
+    /// Whether an acknowledged write must be in the local value of a loaded
+    /// path. Without an oplog cache a restart knows only the outbox: writes
+    /// every store accepted before the crash come back with the first fetch
+    /// (no store loses them), and until then the value lacks them.
+    func mustHold(_ write: (sha: String, incarnation: Int), at key: PathKey) -> Bool {
+        !failed.contains(write.sha) && (cachesOplogs || write.incarnation == incarnation || fetchedSinceStart.contains(key))
+    }
 
     init(index: Int, nodeID: String, cachesOplogs: Bool, skew: Int64, clockMode: ClockMode, stores: Int) {
         self.index = index
@@ -111,6 +122,7 @@ final class SimClient {
         engine = nil
         incarnation += 1
         inflight = [:]
+        fetchedSinceStart = []
         pendingWake = nil
         clockOffset = ClockOffset()
         for s in streams.indices {

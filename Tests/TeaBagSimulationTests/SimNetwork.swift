@@ -41,26 +41,41 @@ enum Outcome {
 }
 
 /// Events by virtual time; equal times in scheduling order, so nothing
-/// depends on anything but the seed.
+/// depends on anything but the seed. The heap moves small keys; events
+/// wait in a side table (their payloads are large to copy).
 struct EventQueue {
-    private var heap: [(time: Int64, order: Int, event: SimEvent)] = []
+    private struct Key {
+        let time: Int64
+        let order: Int
+        let slot: Int
+
+        static func < (a: Key, b: Key) -> Bool { a.time != b.time ? a.time < b.time : a.order < b.order }
+    }
+
+    private var heap: [Key] = []
+    private var slots: [SimEvent?] = []
+    private var freeSlots: [Int] = []
     private var counter = 0
     private(set) var messages = 0
 
     var isEmpty: Bool { heap.isEmpty }
 
-    private static func before(_ a: (time: Int64, order: Int, event: SimEvent), _ b: (time: Int64, order: Int, event: SimEvent)) -> Bool {
-        a.time != b.time ? a.time < b.time : a.order < b.order
-    }
-
     mutating func push(_ time: Int64, _ event: SimEvent) {
         counter += 1
         if event.isMessage { messages += 1 }
-        heap.append((time, counter, event))
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[slot] = event
+        } else {
+            slot = slots.count
+            slots.append(event)
+        }
+        heap.append(Key(time: time, order: counter, slot: slot))
         var child = heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
-            guard Self.before(heap[child], heap[parent]) else { break }
+            guard heap[child] < heap[parent] else { break }
             heap.swapAt(child, parent)
             child = parent
         }
@@ -75,14 +90,17 @@ struct EventQueue {
             let left = 2 * parent + 1
             let right = left + 1
             var first = parent
-            if left < heap.count, Self.before(heap[left], heap[first]) { first = left }
-            if right < heap.count, Self.before(heap[right], heap[first]) { first = right }
+            if left < heap.count, heap[left] < heap[first] { first = left }
+            if right < heap.count, heap[right] < heap[first] { first = right }
             if first == parent { break }
             heap.swapAt(parent, first)
             parent = first
         }
-        if top.event.isMessage { messages -= 1 }
-        return (top.time, top.event)
+        let event = slots[top.slot]!
+        slots[top.slot] = nil
+        freeSlots.append(top.slot)
+        if event.isMessage { messages -= 1 }
+        return (top.time, event)
     }
 }
 

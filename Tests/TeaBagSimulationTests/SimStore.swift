@@ -23,6 +23,8 @@ final class SimStore {
     private(set) var values: [PathKey: [String]] = [:]
     /// Payload ops this store answered `accepted` for: never to leave its value.
     private(set) var acknowledged: [PathKey: Set<String>] = [:]
+    /// Paths whose value or acknowledged set changed since the last check.
+    var changed: Set<PathKey> = []
     private(set) var log: [StreamEntry] = []
     private(set) var lastID = 0
     private(set) var up = true
@@ -56,6 +58,7 @@ final class SimStore {
         guard oplog.merge(op).changed else { return (acknowledge(key, op, noop: true), nil) }
         oplogs[key] = oplog
         values[key] = ShaLog.shas(oplog.value(using: ShaLog.strict).value)
+        changed.insert(key)
         lastID += 1
         let entry = StreamEntry(id: lastID, key: key, op: op)
         log.append(entry)
@@ -64,7 +67,7 @@ final class SimStore {
     }
 
     private func acknowledge(_ key: PathKey, _ op: Op, noop: Bool) -> StoreAnswer {
-        if !op.isValueOp { acknowledged[key, default: []].insert(op.sha) }
+        if !op.isValueOp, acknowledged[key, default: []].insert(op.sha).inserted { changed.insert(key) }
         return .accepted(noop: noop)
     }
 

@@ -14,10 +14,11 @@ extension Simulation {
         let s = storeIndex[request.store]!
         let lost = rng.chance(network.drop)
         note { "c\(c) → s\(s) #\(id) \(Self.describe(request))\(lost ? " (LOST)" : "")" }
-        if !lost {
+        if lost { coverage.lostMessages += 1 } else {
             queue.push(time + network.delay(&rng), .arrive(id: id, client: c, incarnation: client.incarnation, store: s, request: request, copy: false))
         }
         if rng.chance(network.duplicate) {
+            coverage.duplicates += 1
             queue.push(time + network.delay(&rng), .arrive(id: id, client: c, incarnation: client.incarnation, store: s, request: request, copy: true))
         }
         queue.push(time + Self.requestTimeout, .timeout(id: id, client: c, incarnation: client.incarnation))
@@ -43,13 +44,21 @@ extension Simulation {
         }
         let lost = rng.chance(network.drop)
         note { "s\(s) ← #\(id)\(copy ? " (copy)" : ""): \(Self.describe(outcome))\(lost ? " (answer LOST)" : "")" }
-        guard !lost else { return }
+        guard !lost else {
+            coverage.lostMessages += 1
+            return
+        }
         queue.push(time + network.delay(&rng),
                    .answer(id: id, client: c, incarnation: incarnation, store: s, storeEpoch: store.epoch, outcome: outcome))
     }
 
     private func receive(store s: Int, _ key: PathKey, _ op: Op) -> StoreAnswer {
         let (answer, entry) = stores[s].receive(key, op, now: time)
+        switch answer {
+        case .refused: refusedByStores.insert(op.sha)
+        case .retryLater: coverage.futureDates += 1
+        case .accepted(let noop): if noop && op.isValueOp && !stores[s].oplog(key).holds(sha: op.sha) { coverage.losingBases += 1 }
+        }
         if let entry {
             for c in clients.indices where clients[c].streams[s].up { pipe(client: c, store: s, .streamEntry(client: c, store: s, epoch: clients[c].streams[s].epoch, entry: entry)) }
         }
@@ -70,6 +79,7 @@ extension Simulation {
         let client = clients[c]
         guard incarnation == client.incarnation, let request = client.inflight.removeValue(forKey: id) else { return }
         note { "c\(c) #\(id) times out" }
+        coverage.timeouts += 1
         report(client: c, request, .failure(TeaBagError("NetworkError:Unreachable", "no answer from \(request.store) within \(Self.requestTimeout) ms")))
     }
 
@@ -83,6 +93,7 @@ extension Simulation {
                 guard case .oplog(let ops) = outcome else { fatalError("a fetch is answered with an oplog") }
                 return ops
             }, now: now)
+            if case .success = result, client.fetchedSinceStart.insert(key).inserted { client.checked[key] = nil }
         case .deliver(let store, let entries):
             engine.delivered(store: store, entries: entries, result.map(Self.answers), now: now)
         case .push(let store, let items):
@@ -131,6 +142,7 @@ extension Simulation {
             let resumable = stores[s].canResume(after: cursor)
             note { "c\(c) ⇄ s\(s) stream resumes after \(cursor)\(resumable ? "" : ": RESYNC")" }
             engine.streamConnected(store: storeNames[s], resumed: true)
+            if resumable { coverage.resumes += 1 } else { coverage.resyncs += 1 }
             if resumable {
                 for entry in stores[s].entries(after: cursor) { pipe(client: c, store: s, .streamEntry(client: c, store: s, epoch: epoch, entry: entry)) }
             } else {
@@ -170,33 +182,5 @@ extension Simulation {
         note { "c\(c) ⇐ s\(s) stream: resync" }
         engine.streamResync(store: storeNames[s])
         pump(c)
-    }
-
-    // MARK: trace text
-
-    static func describe(_ op: Op) -> String {
-        if op.isValueOp { return "base \(op.sha.short) date +\(op.date - startTime) covers \(describe(op.covers))" }
-        return "\(op.sha.short) (\(op.node?.prefix(4) ?? "-"):\(op.seq ?? 0))"
-    }
-
-    static func describe(_ request: SyncRequest) -> String {
-        switch request {
-        case .fetch(_, let key, let generation): "fetch \(key.path) gen \(generation)"
-        case .deliver(_, let entries): "deliver " + entries.map { "\($0.key.path) \(describe($0.op))" }.joined(separator: ", ")
-        case .push(_, let items): "push " + items.map { "\($0.key.path) \(describe($0.op))" }.joined(separator: ", ")
-        }
-    }
-
-    static func describe(_ outcome: Outcome) -> String {
-        switch outcome {
-        case .oplog(let ops): "oplog [" + ops.map(describe).joined(separator: ", ") + "]"
-        case .answers(let answers): answers.map { answer in
-            switch answer {
-            case .accepted(let noop): noop ? "noop" : "ok"
-            case .refused(let error): "refused \(error.name)"
-            case .retryLater(let error): "retry later \(error.name) \(error.retryAfterMs ?? 0) ms"
-            }
-        }.joined(separator: ", ")
-        }
     }
 }

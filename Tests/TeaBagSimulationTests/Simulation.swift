@@ -1,4 +1,4 @@
-@testable import TeaBag
+import TeaBag
 import TeaBagCore
 
 /// One seeded run: clients, stores and a network over virtual time. The
@@ -31,7 +31,12 @@ final class Simulation {
     var writeCount = 0
     var trace: Trace
     var failure: String?
+    /// Ops some store refused for good. A prune may cover such an op (a
+    /// later seq of its node was accepted) before its origin hears of the
+    /// refusal, dropping it from the origin's value first: not a loss.
+    var refusedByStores: Set<String> = []
     var quiet = false
+    var coverage = Coverage()
     /// Who an event touched, so only they are checked after it.
     var touchedClients: [Bool] = []
     var touchedStores: [Bool] = []
@@ -139,6 +144,7 @@ final class Simulation {
         case .crashClient(let c):
             guard !healed, clients[c].isUp else { return }
             note { "c\(c) CRASHES" }
+            coverage.clientCrashes += 1
             clients[c].crash()
             queue.push(time + rng.ms(200...5_000), .restartClient(c))
         case .restartClient(let c):
@@ -147,6 +153,7 @@ final class Simulation {
         case .crashStore(let s):
             guard !healed, stores[s].up else { return }
             note { "s\(s) CRASHES" }
+            coverage.storeCrashes += 1
             stores[s].crash()
             for c in clients.indices where clients[c].streams[s].up { breakStream(client: c, store: s) }
             queue.push(time + rng.ms(500...8_000), .restartStore(s))
@@ -168,7 +175,7 @@ final class Simulation {
         let payload: JSON = bad ? ["n": .number(Double(writeCount)), "bad": true] : ["n": .number(Double(writeCount))]
         do {
             let (op, _) = try engine.write(key, payload: payload, now: client.now(time))
-            client.acked[key, default: []].append(op.sha)
+            client.acked[key, default: []].append((op.sha, client.incarnation))
             if bad { client.bad.insert(op.sha) }
             note { "c\(c) writes \(key.path) \(op.sha.short) seq \(op.seq ?? 0) date +\(op.date - Self.startTime)\(bad ? " BAD" : "")" }
         } catch {
@@ -190,6 +197,7 @@ final class Simulation {
             return
         }
         note { "c\(c) starts (incarnation \(client.incarnation)), restored \(client.engine!.heldKeys.map(\.path))" }
+        if client.incarnation > 0, !client.cachesOplogs, !client.engine!.heldKeys.isEmpty { coverage.outboxRestarts += 1 }
         for key in keys where healed || rng.chance(0.5) { hold(c, key) }
         for s in stores.indices { scheduleConnect(client: c, store: s, after: 1...50) }
         pump(c)
@@ -241,12 +249,15 @@ final class Simulation {
         for event in engine.takeEvents() {
             switch event {
             case .writeFailed(let key, let op, let error):
-                client.failed.insert(op.sha)
                 note { "c\(c) writeFailed \(key.path) \(op.sha.short): \(error.name)" }
+                // The first refusal settles a write: a second report would show the user two failures of one write.
+                if !client.failed.insert(op.sha).inserted { fail("c\(c): write \(op.sha.short) at \(key.path) reported failed twice") }
+                coverage.writeFailures += 1
                 if !client.bad.contains(op.sha) { fail("c\(c): a good write \(op.sha.short) at \(key.path) reported failed: \(error)") }
             case .storesDisagree(let key, let store, let op, let error):
                 fail("c\(c): storesDisagree at \(key.path), \(store) refuses \(op.sha.short) (\(error)), yet every store runs the same reducer")
             case .pruned(let key, let op):
+                coverage.prunes += 1
                 note { "c\(c) PRUNES \(key.path) → base \(op.sha.short) date +\(op.date - Self.startTime) covers \(Self.describe(op.covers))" }
             case .fetchFailedEverywhere(let key, let error):
                 note { "c\(c) fetch of \(key.path) failed everywhere: \(error.name)" }
@@ -256,35 +267,11 @@ final class Simulation {
         }
     }
 
-    static func describe(_ covers: [String: Int64]?) -> String {
-        guard let covers else { return "-" }
-        return "{" + covers.sorted { $0.key < $1.key }.map { "\($0.key.prefix(4)):\($0.value)" }.joined(separator: ",") + "}"
-    }
-
     var isQuiescent: Bool {
         guard queue.messages == 0, stores.allSatisfy(\.up) else { return false }
         return clients.allSatisfy { client in
             guard let engine = client.engine else { return false }
             return client.streams.allSatisfy(\.up) && engine.isQuiet
         }
-    }
-
-    /// For a run that does not settle: where each client stands.
-    func stateSummary() -> String {
-        clients.map { client in
-            guard let engine = client.engine else { return "c\(client.index): down" }
-            let links = engine.status(now: client.now(time)).map {
-                "\($0.store): outbox \($0.outbox), stream \($0.connected ? "up" : "down"), \($0.retrying ? "retrying" : "ready"), last error \($0.lastError?.name ?? "-")"
-            }
-            let replicas = keys.map { key in
-                guard let replica = engine.paths[key] else { return "  \(key.path): not held" }
-                let mirrors = storeNames.map { "\($0) \(Self.describe(replica.mirror($0)))" }
-                return "  \(key.path) \(replica.loaded ? "loaded" : "not loaded"): local \(Self.describe(replica.local))\n    " + mirrors.joined(separator: "\n    ")
-            }
-            return "c\(client.index): quiet \(engine.isQuiet), in flight \(client.inflight.count), clock \(client.now(time) - time) ms; "
-                + links.joined(separator: "; ") + "\n" + replicas.joined(separator: "\n")
-        }.joined(separator: "\n") + "\n" + keys.map { key in
-            stores.map { "\($0.name) \(key.path): \(Self.describe($0.oplog(key)))" }.joined(separator: "\n")
-        }.joined(separator: "\n")
     }
 }

@@ -72,6 +72,11 @@ public final class TeaBagProcess: Sendable {
         return process.terminationStatus
     }
 
+    /// A test that fails half-way must not leave its processes behind.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// Ends the process (SIGKILL) if it still runs.
     public func kill9() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }

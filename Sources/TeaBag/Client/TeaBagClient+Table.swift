@@ -25,14 +25,18 @@ extension TeaBagClient {
                 sessionRefused(error)
                 throw sessionFailure!
             }
-            if mountTable.isEmpty, let cached = cachedMountTable() {
-                logger.warning("the table is unreachable; using the mount table kept from the last run", metadata: ["error": "\(error)"])
-                try apply(cached)
-            }
+            logger.warning("the table is unreachable; keeping the mount table known so far", metadata: ["error": "\(error)"])
             throw error
         }
         try apply(table)
+        tableRead = true
         try? configuration.storage.saveSetting(Self.mountTableSetting, Self.encode(table).canonicalString)
+    }
+
+    /// The mount table kept from the last run, if any.
+    func useCachedMountTable() throws {
+        guard mountTable.isEmpty, let cached = cachedMountTable() else { return }
+        try apply(cached)
     }
 
     func refreshTableSoon() {

@@ -37,6 +37,8 @@ public actor TeaBagClient {
     var background: [Task<Void, Never>] = []
     var closed = false
     var refreshing = false
+    /// The table answered at least once.
+    var tableRead = false
     var prunes = 0
     var failedWriteCount = 0
     let wallClock: @Sendable () -> Int64
@@ -76,6 +78,8 @@ public actor TeaBagClient {
             node = NodeIdentity(record!)
         }
         if background.isEmpty {
+            // What the last run knew serves at once; the table refines it.
+            try useCachedMountTable()
             background.append(Task { [weak self] in await self?.refreshLoop() })
             background.append(Task { [weak self] in await self?.cacheLoop() })
         }
@@ -101,7 +105,7 @@ public actor TeaBagClient {
     public func read(_ channel: String, _ type: String, _ path: String) async throws -> PathValue {
         try checkUsable()
         let key = try PathKey(type: type, path: path)
-        let runtime = try runtime(channel)
+        let runtime = try await runtimeWhenKnown(channel)
         if let value = try runtime.engine.hold(key) { return value }
         pump(channel)
         return try await withCheckedThrowingContinuation { continuation in
@@ -121,7 +125,7 @@ public actor TeaBagClient {
     public func write(_ channel: String, _ type: String, _ path: String, _ payload: JSON) async throws -> PathValue {
         try checkUsable()
         let key = try PathKey(type: type, path: path)
-        let runtime = try runtime(channel)
+        let runtime = try await runtimeWhenKnown(channel)
         let (_, value) = try runtime.engine.write(key, payload: payload, now: correctedNow())
         pump(channel)
         return value
@@ -195,9 +199,23 @@ public actor TeaBagClient {
 
     func runtime(_ channel: String) throws -> ChannelRuntime {
         guard let runtime = channelRuntimes[channel] else {
+            if !tableRead && channelRuntimes.isEmpty {
+                throw TeaBagError("TableError:Unreachable", "the table has not answered yet, so no channel is known (not even from an earlier run); check agent.table_url and that the table is running, then retry")
+            }
             throw TeaBagError.unknownChannel(channel, known: Array(channelRuntimes.keys))
         }
         return runtime
+    }
+
+    /// A call that comes before the first mount table was read (an agent
+    /// just started) waits for it a little rather than failing.
+    func runtimeWhenKnown(_ channel: String) async throws -> ChannelRuntime {
+        var waited = 0
+        while channelRuntimes[channel] == nil && !tableRead && waited < 5_000 && !closed {
+            try await Task.sleep(for: .milliseconds(20))
+            waited += 20
+        }
+        return try runtime(channel)
     }
 
     func correctedNow() -> Int64 { wallClock() + clock.correction }

@@ -99,9 +99,8 @@ public final class ChannelSync {
         do { try reducer.validate(payload: payload) } catch {
             throw TeaBagError("StoreError:InvalidOp", "the \(key.type) reducer refuses this payload: \(error.message)", status: 400)
         }
-        var replica = paths[key] ?? PathReplica()
         let seq = node.record.nextSeq
-        let date = OpFactory.date(correctedNow: now, newestLocalDate: replica.local.newestDate)
+        let date = OpFactory.date(correctedNow: now, newestLocalDate: (paths[key]?.local ?? Oplog()).newestDate)
         let op = OpFactory.payloadOp(payload: payload, node: node.record.id, seq: seq, date: date)
         let entry = OutboxEntry(seq: seq, key: key, op: op)
         do { try storage.enqueue(channel: channel, entry: entry, stores: stores, nextSeq: seq + 1) } catch {
@@ -109,10 +108,16 @@ public final class ChannelSync {
         }
         node.record.nextSeq = seq + 1
         for store in stores { enqueued(entry, store: store) }
-        replica.local.merge(op)
-        replica.loaded = true
-        paths[key] = replica
-        localChanged(key)
+        // Changed in place: a copy taken out of `paths` would make the merge
+        // copy the whole oplog (copy-on-write) on every write.
+        // A path first written here is held like one first read: without
+        // the fetches its mirrors stay unknown, and it never syncs or prunes.
+        if paths[key] == nil { startHolding(key) }
+        let merged = paths[key]!.local.merge(op)
+        paths[key]!.loaded = true
+        // Appended at the end (the usual case): fold just this op onto the value.
+        let appended = merged == .added && paths[key]!.local.ops.last?.sha == op.sha
+        localChanged(key, appended: appended ? op : nil)
         return (op, paths[key]!.value!)
     }
 
@@ -135,6 +140,7 @@ public final class ChannelSync {
                 link.needsFetch.remove(key)
                 guard paths[key] != nil, case .unknown = paths[key]!.mirror(store) else { continue }
                 paths[key]!.mirrors[store] = .fetching(generation: link.generation, buffered: [])
+                paths[key]!.unconfirmed[store] = nil
                 link.fetchesInFlight += 1
                 out.append(.fetch(store: store, key: key, generation: link.generation))
             }
@@ -161,16 +167,23 @@ public final class ChannelSync {
     private func lacking(at store: String, link: inout StoreLink) -> [PathOp] {
         var items: [PathOp] = []
         let waiting = ownWaiting[store] ?? [:]
+        let ownNode = node.record.id
         for key in link.needsSync.sorted() {
             guard items.count < policy.batchLimit else { break }
             link.needsSync.remove(key)
             guard let replica = paths[key], let mirror = replica.mirror(store).oplog else { continue }
             let refused = replica.refusedAt[store] ?? []
+            let ownWaiting = waiting[key, default: 0] > 0
             var wanted: [Op] = []
-            for op in replica.local.wire where !refused.contains(op.sha) {
-                if op.node == node.record.id && waiting[key, default: 0] > 0 { continue }
+            // The base, then the payload ops, without building `wire` (a copy
+            // of every op): this runs at every pump for each changed path.
+            func consider(_ op: Op) {
+                if ownWaiting && op.node == ownNode { return }
+                if !refused.isEmpty && refused.contains(op.sha) { return }
                 if MergeRules.decide(op, base: mirror.base, alreadyHeld: mirror.holds(sha: op.sha)) != .noop { wanted.append(op) }
             }
+            consider(replica.local.base)
+            for op in replica.local.ops { consider(op) }
             // Bases first, then each node's ops in seq order: a store never
             // sees a node's later op before its earlier one from us.
             wanted.sort { a, b in
@@ -191,8 +204,12 @@ public final class ChannelSync {
         guard paths[key] != nil else { return }
         switch result {
         case .failure(let error):
-            paths[key]!.mirrors[store] = .unknown
-            link.needsFetch.insert(key)
+            // Only this fetch's own mirror: after a stream reset a newer one
+            // may be in flight with ops its stream buffered (seed 4245).
+            if case .fetching(generation, _) = paths[key]!.mirror(store) {
+                paths[key]!.mirrors[store] = .unknown
+                link.needsFetch.insert(key)
+            }
             link.failed(error, now: now, policy: policy)
             paths[key]!.fetchFailures.insert(store)
             if !paths[key]!.loaded, Set(stores).isSubset(of: paths[key]!.fetchFailures) {
@@ -204,8 +221,9 @@ public final class ChannelSync {
             guard case .fetching(let expected, let buffered) = paths[key]!.mirror(store), expected == generation,
                   generation == link.generation else {
                 // Reset meanwhile: the ops are real, the snapshot may be stale.
-                if case .fetching = paths[key]!.mirror(store) { paths[key]!.mirrors[store] = .unknown }
-                link.needsFetch.insert(key)
+                // A fetch of the new generation may be in flight: leave it and
+                // what its stream buffered alone (seed 84 of the simulation).
+                if case .unknown = paths[key]!.mirror(store) { link.needsFetch.insert(key) }
                 mergeIntoLocal(key, ops)
                 return
             }
@@ -230,9 +248,9 @@ public final class ChannelSync {
         var retry: TeaBagError?
         for (entry, answer) in zip(entries, answers) {
             switch answer {
-            case .accepted:
+            case .accepted(let noop):
                 done.append(entry.seq)
-                paths[entry.key]?.mirrors[store]?.learn(entry.op)
+                if !noop { paths[entry.key]?.learnAccepted(entry.op, at: store) }
                 link.needsSync.insert(entry.key)
                 pruneCandidates.insert(entry.key)
             case .refused(let error):
@@ -243,6 +261,7 @@ public final class ChannelSync {
             if retry != nil { break }
         }
         if !done.isEmpty {
+            cacheBeforeLeaving(entries.filter { done.contains($0.seq) }, store: store)
             // Durable first: a crash between the two resends, and a resend is a noop.
             try? storage.dequeue(channel: channel, store: store, seqs: done)
             removeFromOutbox(store: store, seqs: Set(done))
@@ -262,8 +281,8 @@ public final class ChannelSync {
             var retry: TeaBagError?
             for (item, answer) in zip(items, answers) {
                 switch answer {
-                case .accepted:
-                    paths[item.key]?.mirrors[store]?.learn(item.op)
+                case .accepted(let noop):
+                    if !noop { paths[item.key]?.learnAccepted(item.op, at: store) }
                     pruneCandidates.insert(item.key)
                 case .refused(let error):
                     paths[item.key]?.refusedAt[store, default: []].insert(item.op.sha)
@@ -283,7 +302,7 @@ public final class ChannelSync {
             guard policy.followStreamedPaths else { return }
             startHolding(key)
         }
-        paths[key]!.mirrors[store]?.learn(op)
+        paths[key]!.learnStreamed(op, at: store)
         links[store]?.needsSync.insert(key)
         pruneCandidates.insert(key)
         mergeIntoLocal(key, [op])
@@ -319,6 +338,20 @@ public final class ChannelSync {
     }
 
     private func removeFromOutbox(store: String, seqs: Set<Int64>) {
+        guard let count = outboxes[store]?.count, count > 0 else { return }
+        // Deliveries take from the head: when `seqs` is exactly a prefix, drop
+        // it in place rather than copying the rest of a long outbox each batch.
+        var prefix = 0
+        while prefix < count, prefix < seqs.count, seqs.contains(outboxes[store]![prefix].seq) { prefix += 1 }
+        if prefix == seqs.count {
+            for index in 0..<prefix {
+                let key = outboxes[store]![index].key
+                ownWaiting[store]?[key, default: 1] -= 1
+                if ownWaiting[store]?[key] == 0 { ownWaiting[store]?[key] = nil }
+            }
+            outboxes[store]!.removeFirst(prefix)
+            return
+        }
         guard let outbox = outboxes[store] else { return }
         var kept: [OutboxEntry] = []
         kept.reserveCapacity(outbox.count)
@@ -386,12 +419,31 @@ public final class ChannelSync {
     /// An own op a store refused for good: out of every outbox and the local
     /// oplog, reported, never retried.
     private func refuseOwn(_ entry: OutboxEntry, _ error: TeaBagError) {
+        // Every store it was sent to refuses it; the first refusal settles it.
+        guard outboxes.values.contains(where: { $0.contains { $0.seq == entry.seq } }) else { return }
+        let removed = paths[entry.key]?.local.remove(sha: entry.op.sha) != nil
+        // Out of the cache before out of the outbox: a cache still holding it
+        // after a restart would have sync push it again, forever refused.
+        if removed { cache([entry.key]) }
         try? storage.drop(channel: channel, seq: entry.seq)
         for store in outboxes.keys { removeFromOutbox(store: store, seqs: [entry.seq]) }
-        if paths[entry.key]?.local.remove(sha: entry.op.sha) != nil {
-            localChanged(entry.key)
-        }
+        if removed { localChanged(entry.key) }
         events.append(.writeFailed(entry.key, entry.op, error))
+    }
+
+    /// Own ops leaving their last outbox live on only in the local oplog:
+    /// the cache must hold them first, or a restart before the write-behind
+    /// flush answers reads without them until a fetch brings them back.
+    private func cacheBeforeLeaving(_ entries: [OutboxEntry], store: String) {
+        let leaving = entries.filter { entry in
+            !outboxes.contains { other, outbox in other != store && outbox.contains { $0.seq == entry.seq } }
+        }
+        cache(Set(leaving.map(\.key)))
+    }
+
+    private func cache(_ keys: Set<PathKey>) {
+        guard !keys.isEmpty else { return }
+        try? storage.saveOplogs(channel: channel, keys.sorted().compactMap { key in paths[key].map { (key: key, ops: $0.local.wire) } })
     }
 
     /// SPEC §3: a covering value-op once every store holds exactly the local

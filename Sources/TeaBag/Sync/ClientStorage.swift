@@ -95,7 +95,17 @@ public final class InMemoryClientStorage: ClientStorage {
 
     public func dequeue(channel: String, store: String, seqs: [Int64]) throws {
         let gone = Set(seqs)
-        state.withLock { $0.outboxes[channel]?[store]?.removeAll { gone.contains($0.seq) } }
+        state.withLock { state in
+            // Usually the head of the outbox: drop it without scanning the rest.
+            let head = state.outboxes[channel]?[store].map { outbox in
+                outbox.count >= gone.count && outbox.prefix(gone.count).allSatisfy { gone.contains($0.seq) }
+            } ?? false
+            if head {
+                state.outboxes[channel]?[store]?.removeFirst(gone.count)
+            } else {
+                state.outboxes[channel]?[store]?.removeAll { gone.contains($0.seq) }
+            }
+        }
     }
 
     public func drop(channel: String, seq: Int64) throws {

@@ -58,15 +58,50 @@ struct PathReplica {
     /// Stores whose fetch failed since the last success, to tell a reader
     /// that every store failed.
     var fetchFailures: Set<String> = []
+    /// Per store, ops its mirror learned from the store's answers to us and
+    /// not yet from its stream (or a fetch). Until then the mirror may show
+    /// no state the store ever had (ops others got accepted before ours may
+    /// still be on their way), and prunes on such mirrors can cover sets no
+    /// store held: their `covers` then do not dominate one another, and the
+    /// stores keep different bases for good (seed 190 of the simulation).
+    var unconfirmed: [String: Set<String>] = [:]
 
     func mirror(_ store: String) -> StoreMirror { mirrors[store] ?? .unknown }
 
+    /// `store` answered that it added `op`. Noops teach nothing: a value-op
+    /// may have lost to the store's base, and what the store already held
+    /// its stream or a fetch brings. A mirror being fetched waits for the
+    /// snapshot and the stream, which together are one state of the store.
+    mutating func learnAccepted(_ op: Op, at store: String) {
+        guard case .known(var oplog) = mirror(store), oplog.merge(op).changed else { return }
+        mirrors[store] = .known(oplog)
+        unconfirmed[store, default: []].insert(op.sha)
+    }
+
+    /// `store`'s stream carried `op`: its mirror is the store's state as of
+    /// that op, and what it learned from answers and no longer holds was
+    /// covered by a base the store had.
+    mutating func learnStreamed(_ op: Op, at store: String) {
+        mirrors[store]?.learn(op)
+        guard var pending = unconfirmed[store] else { return }
+        pending.remove(op.sha)
+        if let oplog = mirror(store).oplog { pending = pending.filter { oplog.holds(sha: $0) } }
+        unconfirmed[store] = pending.isEmpty ? nil : pending
+    }
+
     /// Whether every store in `stores` is known to hold exactly the local set.
+    /// Called for every prune candidate at every pump, and mostly false: the
+    /// cheap checks (mirror known, same base, same count) come first, and the
+    /// ops are compared without building sets (shas are unique within an
+    /// oplog, so equal counts and every local op held means equal sets).
     func allStoresHoldLocal(_ stores: [String]) -> Bool {
-        let localShas = Set(local.ops.map(\.sha))
         for store in stores {
             guard let oplog = mirror(store).oplog, oplog.base.sha == local.base.sha,
-                  oplog.payloadCount == local.payloadCount, Set(oplog.ops.map(\.sha)) == localShas else { return false }
+                  oplog.payloadCount == local.payloadCount, unconfirmed[store] == nil else { return false }
+        }
+        for store in stores {
+            guard let oplog = mirror(store).oplog else { return false }
+            for op in local.ops where op.sha == oplog.base.sha || !oplog.holds(sha: op.sha) { return false }
         }
         return true
     }
