@@ -33,6 +33,9 @@ bench: plugins
 	$(shell $(SWIFT) build -c release --show-bin-path)/teabag-bench fold
 	$(shell $(SWIFT) build -c release --show-bin-path)/teabag-bench table
 	$(shell $(SWIFT) build -c release --show-bin-path)/teabag-bench store
+	$(shell $(SWIFT) build -c release --show-bin-path)/teabag-bench client
+	$(SWIFT) build -c release --product teabag
+	$(shell $(SWIFT) build -c release --show-bin-path)/teabag-bench agent
 
 clean:
 	$(MAKE) -s -C Plugins clean

@@ -41,8 +41,9 @@ struct ClientBench: AsyncParsableCommand {
 
     func run() async throws {
         if let childTask {
-            let client = try await ClientBenchReport.startClient(tableURL: childTable, session: childSession,
-                                                                 storage: try ChildProcess.storage(childStorage))
+            let (storage, directory) = try ChildProcess.storage(childStorage)
+            defer { if let directory { try? FileManager.default.removeItem(atPath: directory) } }
+            let client = try await ClientBenchReport.startClient(tableURL: childTable, session: childSession, storage: storage)
             if childTask == "rate" {
                 let figures = try await RateMeasure.push(client, ops: ops, paths: paths, prefix: childPrefix) { say("PHASE \($0)") }
                 await client.close()
@@ -439,11 +440,12 @@ enum MemoryMeasure {
 
 /// The client alone in a child process (this binary), against the stores of this one.
 enum ChildProcess {
-    static func storage(_ kind: String) throws -> any ClientStorage {
-        guard kind == "sqlite" else { return InMemoryClientStorage() }
+    /// The client's storage, and the directory to remove afterwards (SQLite only).
+    static func storage(_ kind: String) throws -> (any ClientStorage, String?) {
+        guard kind == "sqlite" else { return (InMemoryClientStorage(), nil) }
         let directory = NSTemporaryDirectory() + "teabag-bench-client-child-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return try SQLiteClientStorage(path: directory + "/client.sqlite")
+        return (try SQLiteClientStorage(path: directory + "/client.sqlite"), directory)
     }
 
     struct StoresCPU {

@@ -64,7 +64,7 @@ func shell(_ command: String) throws -> Int32 {
     process.executableURL = URL(fileURLWithPath: "/bin/sh")
     process.arguments = ["-c", command]
     process.currentDirectoryURL = URL(fileURLWithPath: Repository.root)
-    try process.run()
+    try TeaBagProcess.spawning { try process.run() }
     process.waitUntilExit()
     return process.terminationStatus
 }

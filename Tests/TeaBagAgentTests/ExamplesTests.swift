@@ -131,7 +131,7 @@ private func runProgram(_ executable: String, _ arguments: [String], seconds: Do
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-    try process.run()
+    try TeaBagProcess.spawning { try process.run() }
     let deadline = Date().addingTimeInterval(seconds)
     while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
     let finished = !process.isRunning

@@ -40,7 +40,7 @@ final class Collector: Sendable {
     }
 
     /// Waits until the steps are `expected` (fails after `seconds`).
-    func expect(_ expected: [String], within seconds: Double = 3, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func expect(_ expected: [String], within seconds: Double = 10, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let reached = try await eventually(seconds) { self.steps == expected }
         #expect(reached, "steps: \(steps)", sourceLocation: sourceLocation)
         if !reached { throw TestFailure("stream steps \(steps), expected \(expected)") }

@@ -63,7 +63,10 @@ struct StoreProcessTests {
                 }
             }
             group.addTask {
+                // Kill mid-load once enough is acknowledged to mean something
+                // (at least 1.5 s; longer on a machine busy with other suites).
                 try await Task.sleep(for: .milliseconds(1_500))
+                _ = try await eventually(15) { acked.withLock { $0.values.reduce(0) { $0 + $1.count } } >= writers * 20 }
                 first.signal(SIGKILL)
                 killed.withLock { $0 = true }
             }
