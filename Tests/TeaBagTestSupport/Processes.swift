@@ -81,11 +81,6 @@ public final class TeaBagProcess: Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
-    /// A test that fails half-way must not leave its processes behind.
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
     /// Ends the process (SIGKILL) if it still runs.
     public func kill9() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
