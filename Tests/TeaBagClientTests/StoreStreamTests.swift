@@ -46,7 +46,7 @@ final class Collector: Sendable {
         if !reached { throw TestFailure("stream steps \(steps), expected \(expected)") }
     }
 
-    func waitForDisconnection(within seconds: Double = 3) async throws -> TeaBagError {
+    func waitForDisconnection(within seconds: Double = 10) async throws -> TeaBagError {
         guard try await eventually(seconds, { !self.disconnections.isEmpty }), let error = disconnections.first else {
             throw TestFailure("no .disconnected within \(seconds) s: \(events.current)")
         }
