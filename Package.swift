@@ -110,6 +110,7 @@ let package = Package(
             "TeaBagCore", "TeaBagServerKit", "TeaBagTable", "TeaBagStore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Tests/TeaBagTestSupport"),
         .testTarget(name: "TeaBagTableTests", dependencies: [
             "TeaBagTestSupport", "TeaBagTable", "TeaBagServerKit", "TeaBagConfig",

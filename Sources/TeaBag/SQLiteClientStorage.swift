@@ -121,6 +121,8 @@ public final class SQLiteClientStorage: ClientStorage {
         }
     }
 
+    public var keepsOplogs: Bool { true }
+
     public func setting(_ name: String) throws -> String? {
         try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE name = ?", arguments: [name]) }
     }

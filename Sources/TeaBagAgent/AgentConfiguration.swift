@@ -50,10 +50,9 @@ public struct AgentConfiguration: Sendable {
         tableRefreshMs = agent.milliseconds(forKey: "table_refresh", default: tableRefreshMs)
         logLevel = agent.string(forKey: "log_level").flatMap(Logger.Level.init(rawValue:)) ?? logLevel
         pruneMinOps = settings.reader.scoped(to: "prune").int(forKey: "min_ops", default: pruneMinOps)
-        let plugins = settings.reader.scoped(to: "plugins")
-        pluginDirectories = (plugins.stringArray(forKey: "directories") ?? pluginDirectories) + extraPluginDirectories
-        pluginPollMs = plugins.int(forKey: "poll_ms", default: pluginPollMs)
-        declaredReducers = try settings.confD.declaredReducers()
+        let plugins = try PluginSettings(settings: settings, defaultDirectories: pluginDirectories, defaultPollMs: pluginPollMs,
+                                         extra: extraPluginDirectories)
+        (pluginDirectories, pluginPollMs, declaredReducers) = (plugins.directories, plugins.pollMs, plugins.declared)
         try validate()
     }
 

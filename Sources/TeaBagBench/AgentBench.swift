@@ -82,7 +82,7 @@ struct AgentBench: AsyncParsableCommand {
             let watchB = try await SSEWatch.open(apiB, path: "/lat")
             let warmup = 20
             var api: [Duration] = [], apiCall: [Duration] = []
-            let watchdog = AgentWatchdog("latency", seconds: 120 + Double(pushes) / 5)
+            let watchdog = Watchdog("latency", seconds: 120 + Double(pushes) / 5, note: " (the agents are left running: stop them by PID)")
             for i in 0..<(warmup + pushes) {
                 let start = ContinuousClock.now
                 let value = try await a.push("/lat")
@@ -94,12 +94,12 @@ struct AgentBench: AsyncParsableCommand {
                 }
             }
             watchdog.done()
-            let e2e = AgentQuantiles(api), call = AgentQuantiles(apiCall)
+            let e2e = Quantiles(api), call = Quantiles(apiCall)
             say("push on A (local API) → B's watch: p50 \(e2e.p50) p90 \(e2e.p90) p99 \(e2e.p99) max \(e2e.max); the push call \(call.p50) p50")
 
             let watchB2 = try await SSEWatch.open(apiB, path: "/lat2")
             var viaCLI: [Duration] = [], cliExit: [Duration] = []
-            let cliWatchdog = AgentWatchdog("CLI latency", seconds: 120 + Double(cliPushes) * 2)
+            let cliWatchdog = Watchdog("CLI latency", seconds: 120 + Double(cliPushes) * 2, note: " (the agents are left running: stop them by PID)")
             var expected = 0.0
             for i in 0..<(2 + cliPushes) {
                 expected += 1
@@ -114,7 +114,7 @@ struct AgentBench: AsyncParsableCommand {
                 }
             }
             cliWatchdog.done()
-            let c = AgentQuantiles(viaCLI), ce = AgentQuantiles(cliExit)
+            let c = Quantiles(viaCLI), ce = Quantiles(cliExit)
             say("push by `teabag push` on A → B's watch: p50 \(c.p50) p90 \(c.p90) p99 \(c.p99) max \(c.max); the CLI process start → exit p50 \(ce.p50)")
             watchB.close()
             watchB2.close()
@@ -179,12 +179,12 @@ struct AgentBench: AsyncParsableCommand {
             ## Notes
 
             - **A push costs about \(String(format: "%.1f", pushSeq.p50 / Swift.max(getSeq.p50, 0.001)))× a get** (p50 \
-            \(AgentQuantiles(pushSeq.latencies).p50) against \(AgentQuantiles(getSeq.latencies).p50), sequential). Both pay \
+            \(Quantiles(pushSeq.latencies).p50) against \(Quantiles(getSeq.latencies).p50), sequential). Both pay \
             the same HTTP round trip over the Unix socket; the push adds the plugin's `validate`, the local apply and one \
             SQLite transaction for the outbox row (`SQLiteClientStorage`: WAL, `synchronous=NORMAL`, so a commit and a \
             WAL append per push but no fsync), done on the client runtime's actor before the answer. Pushes look \
             serialized there (not profiled): \(workers) concurrent workers get \(String(format: "%.1f", pushConc.rate / pushSeq.rate))× the \
-            sequential rate while their p50 grows to \(AgentQuantiles(pushConc.latencies).p50). The same actor also \
+            sequential rate while their p50 grows to \(Quantiles(pushConc.latencies).p50). The same actor also \
             takes every op back from both stores' streams, and the dev process also runs both stores, which commit, fold \
             and stream every op: that, not the socket, is where the dev process's \(String(format: "%.2f", pushConc.cpu)) \
             busy cores go during the concurrent push run. Gets only read the folded value, and scale with workers \
@@ -318,18 +318,18 @@ struct RateRun {
     var cpuBench = 0.0  // … in this process (the load generator)
 
     var rate: Double { Double(count) / elapsed }
-    var p50: Double { AgentQuantiles(latencies).value(0.5) }
+    var p50: Double { Quantiles(latencies).value(0.5) }
     var rateText: String {
         let step = rate >= 10_000 ? 100.0 : 10.0
         return AgentBench.grouped(Int((rate / step).rounded() * step))
     }
     var summary: String {
-        let q = AgentQuantiles(latencies)
+        let q = Quantiles(latencies)
         return "\(rateText)/s (\(count) in \(String(format: "%.2f", elapsed)) s), p50 \(q.p50) p99 \(q.p99); cores busy: dev \(String(format: "%.2f", cpu)), B \(String(format: "%.2f", cpuB)), bench \(String(format: "%.2f", cpuBench))"
     }
 
     func row(_ name: String) -> String {
-        let q = AgentQuantiles(latencies)
+        let q = Quantiles(latencies)
         return "| \(name) | \(rateText) | \(q.p50) | \(q.p99) | \(q.max) | \(String(format: "%.2f / %.2f / %.2f", cpu, cpuB, cpuBench)) |"
     }
 
@@ -343,7 +343,7 @@ struct RateRun {
             _ = try await body(i)
             run.latencies.append(ContinuousClock.now - t)
         }
-        run.elapsed = AgentQuantiles.seconds(ContinuousClock.now - start)
+        run.elapsed = Quantiles.seconds(ContinuousClock.now - start)
         run.cpu = (process.cpuSeconds() - cpuStart) / run.elapsed
         run.cpuB = (other.cpuSeconds() - cpuBStart) / run.elapsed
         run.cpuBench = (AgentBenchProcess.selfCPUSeconds() - benchStart) / run.elapsed
@@ -373,45 +373,13 @@ struct RateRun {
             }
             for try await mine in group { run.latencies += mine }
         }
-        run.elapsed = AgentQuantiles.seconds(ContinuousClock.now - start)
+        run.elapsed = Quantiles.seconds(ContinuousClock.now - start)
         run.cpu = (process.cpuSeconds() - cpuStart) / run.elapsed
         run.cpuB = (other.cpuSeconds() - cpuBStart) / run.elapsed
         run.cpuBench = (AgentBenchProcess.selfCPUSeconds() - benchStart) / run.elapsed
         run.count = run.latencies.count
         return run
     }
-}
-
-struct AgentQuantiles {
-    let sorted: [Double]
-    init(_ durations: [Duration]) { sorted = durations.map { Self.seconds($0) * 1000 }.sorted() }
-
-    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-
-    func value(_ q: Double) -> Double {
-        guard !sorted.isEmpty else { return .nan }
-        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
-    }
-
-    private func text(_ ms: Double) -> String { String(format: "%.2f ms", ms) }
-    var p50: String { text(value(0.5)) }
-    var p90: String { text(value(0.9)) }
-    var p99: String { text(value(0.99)) }
-    var max: String { text(sorted.last ?? .nan) }
-}
-
-/// Ends the process if a measurement stalls (a lost event would otherwise hang it).
-final class AgentWatchdog: Sendable {
-    private let task: Task<Void, Never>
-    init(_ what: String, seconds: Double) {
-        task = Task {
-            try? await Task.sleep(for: .seconds(seconds))
-            guard !Task.isCancelled else { return }
-            say("the \(what) measurement stalled for \(Int(seconds)) s; giving up (the agents are left running: stop them by PID)")
-            exit(3)
-        }
-    }
-    func done() { task.cancel() }
 }
 
 // MARK: - Processes

@@ -123,45 +123,16 @@ struct TwoStoreDeployment {
         let directory = NSTemporaryDirectory() + "teabag-bench-client-\(UUID().uuidString)"
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
-        var tableConfiguration = TableConfiguration()
-        tableConfiguration.port = 0
-        tableConfiguration.dataDirectory = directory + "/table"
-        tableConfiguration.key = "bench-table-key-0123456789"
-        tableConfiguration.masterHashRounds = 1_000
-        let table = try TableServer.build(configuration: tableConfiguration, logger: logger)
-        var stores: [StoreServer] = []
-        for index in 0..<2 {
-            var storeConfiguration = StoreConfiguration()
-            storeConfiguration.port = 0
-            storeConfiguration.dataDirectory = directory + "/store\(index)"
-            storeConfiguration.key = "bench-store-key-0123456789"
-            storeConfiguration.durability = .normal
-            storeConfiguration.pluginDirectories = ["Plugins"]
-            storeConfiguration.logLevel = .critical
-            stores.append(try StoreServer.build(configuration: storeConfiguration, logger: logger))
+        let table = try BenchServers.table(directory: directory, logger: logger)
+        let stores = try (0..<2).map { index in
+            try BenchServers.store(directory: directory + "/store\(index)", durability: .normal, logger: logger)
         }
         var tasks: [Task<Void, any Error>] = [Task { try await table.application.runService() }]
         for store in stores { tasks.append(Task { try await store.application.runService() }) }
         while table.address.url == nil || stores.contains(where: { $0.address.url == nil }) { try await Task.sleep(for: .milliseconds(10)) }
         let tableURL = table.address.url! + "/"
         let storeURLs = stores.map { $0.address.url! + "/" }
-
-        try await BenchHTTP.request("PUT", tableURL + "admin/user/1/master/secret", basic: ("admin", tableConfiguration.key!))
-        for storeURL in storeURLs {
-            try await BenchHTTP.request("PUT", storeURL + "admin/user/1", basic: ("admin", "bench-store-key-0123456789"))
-            let code = try await BenchHTTP.request("GET", storeURL + "admin/user/1/code", basic: ("admin", "bench-store-key-0123456789"))
-            let answer = try await BenchHTTP.request("POST", tableURL + "user/1/table/main/store?master=secret",
-                                                     body: ["store_url": .string(storeURL + "user/1/"), "code": code["code"] ?? .null])
-            if answer["error"] != nil { throw BenchError("enrollment refused: \(answer)") }
-        }
-        let session = try await BenchHTTP.request("GET", tableURL + "user/1/session/new?master=secret&timeout=3600000")
-        guard let token = session["session_token"]?.stringValue else { throw BenchError("no session: \(session)") }
-        let mount = try await BenchHTTP.request("GET", tableURL + "user/1/table?session_token=\(token)")
-        let storeTokens = try storeURLs.map { storeURL in
-            let id = Digest.sha256Hex(Array((storeURL + "user/1/").utf8))
-            guard let storeToken = mount["main"]?[id]?["store_token"]?.stringValue else { throw BenchError("no store token for \(storeURL): \(mount)") }
-            return storeToken
-        }
+        let (token, storeTokens) = try await BenchServers.enroll(tableURL: tableURL, storeURLs: storeURLs)
         return TwoStoreDeployment(table: table, stores: stores, tableURL: tableURL, storeURLs: storeURLs, storeTokens: storeTokens,
                                   session: token, tasks: tasks, directory: directory)
     }
@@ -309,15 +280,15 @@ enum RateMeasure {
             try await client.push("main", "counter", prefix + String(i % paths), 1)
             if i % 1_000 == 999 { figures.maxOutbox = max(figures.maxOutbox, await ClientBenchReport.outboxDepth(client)) }
         }
-        figures.local = ClientBenchReport.seconds(ContinuousClock.now - start)
+        figures.local = Quantiles.seconds(ContinuousClock.now - start)
         figures.cpuPushing = ClientBenchReport.cpuSeconds() - cpuStart
         phase("pushed")
         figures.outboxAtEnd = await ClientBenchReport.outboxDepth(client)
         try await ClientBenchReport.waitDelivered(client, seconds: 240)
-        figures.delivered = ClientBenchReport.seconds(ContinuousClock.now - start)
+        figures.delivered = Quantiles.seconds(ContinuousClock.now - start)
         figures.cpuDelivering = ClientBenchReport.cpuSeconds() - cpuStart
         phase("delivered")
-        if try await ClientBenchReport.waitQuiet(client, seconds: 30) { figures.quiet = ClientBenchReport.seconds(ContinuousClock.now - start) }
+        if try await ClientBenchReport.waitQuiet(client, seconds: 30) { figures.quiet = Quantiles.seconds(ContinuousClock.now - start) }
         figures.prunes = await client.status().prunes - prunesBefore
         return figures
     }
@@ -618,7 +589,7 @@ enum ClientBenchReport {
     /// Cores other processes kept busy on average since `start`.
     static func otherCores(since start: CPUSample) -> Double {
         let now = CPUSample()
-        return max(0, (now.machine - start.machine) - (now.own - start.own)) / seconds(now.at - start.at)
+        return max(0, (now.machine - start.machine) - (now.own - start.own)) / Quantiles.seconds(now.at - start.at)
     }
 
     static func rssMiB() -> Double {
@@ -648,40 +619,6 @@ enum ClientBenchReport {
         return formatter.string(from: NSNumber(value: n)) ?? "\(n)"
     }
 
-    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-
-    static func format(_ d: Duration) -> String { String(format: "%.2f s", seconds(d)) }
+    static func format(_ d: Duration) -> String { String(format: "%.2f s", Quantiles.seconds(d)) }
 }
 
-/// Quantiles of durations, in ms.
-struct Quantiles {
-    let sorted: [Double]
-    init(_ durations: [Duration]) { sorted = durations.map { ClientBenchReport.seconds($0) * 1000 }.sorted() }
-
-    func value(_ q: Double) -> Double {
-        guard !sorted.isEmpty else { return .nan }
-        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
-    }
-
-    private func text(_ ms: Double) -> String { String(format: "%.2f ms", ms) }
-    var p50: String { text(value(0.5)) }
-    var p90: String { text(value(0.9)) }
-    var p99: String { text(value(0.99)) }
-    var max: String { text(sorted.last ?? .nan) }
-}
-
-/// Ends the process if a measurement stalls (a lost update would otherwise hang it).
-final class Watchdog: Sendable {
-    private let task: Task<Void, Never>
-
-    init(_ what: String, seconds: Double) {
-        task = Task {
-            try? await Task.sleep(for: .seconds(seconds))
-            guard !Task.isCancelled else { return }
-            say("the \(what) measurement stalled for \(Int(seconds)) s; giving up")
-            exit(3)
-        }
-    }
-
-    func done() { task.cancel() }
-}

@@ -19,31 +19,13 @@ struct BenchDeployment {
         let directory = NSTemporaryDirectory() + "teabag-bench-\(UUID().uuidString)"
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        var tableConfiguration = TableConfiguration()
-        tableConfiguration.port = 0
-        tableConfiguration.dataDirectory = directory + "/table"
-        tableConfiguration.key = "bench-table-key-0123456789"
-        tableConfiguration.masterHashRounds = 1_000
-        let table = try TableServer.build(configuration: tableConfiguration, logger: logger)
-        var storeConfiguration = StoreConfiguration()
-        storeConfiguration.port = 0
-        storeConfiguration.dataDirectory = directory + "/store"
-        storeConfiguration.key = "bench-store-key-0123456789"
-        storeConfiguration.durability = durability
-        storeConfiguration.pluginDirectories = [plugins]
-        let store = try StoreServer.build(configuration: storeConfiguration, logger: logger)
+        let table = try BenchServers.table(directory: directory, logger: logger)
+        let store = try BenchServers.store(directory: directory + "/store", durability: durability, plugins: plugins, logger: logger)
         let tasks = [Task { try await table.application.runService() }, Task { try await store.application.runService() }]
         while table.address.url == nil || store.address.url == nil { try await Task.sleep(for: .milliseconds(10)) }
         let tableURL = table.address.url! + "/", storeURL = store.address.url! + "/"
-
-        try await BenchHTTP.request("PUT", tableURL + "admin/user/1/master/secret", basic: ("admin", tableConfiguration.key!))
-        try await BenchHTTP.request("PUT", storeURL + "admin/user/1", basic: ("admin", storeConfiguration.key!))
-        let code = try await BenchHTTP.request("GET", storeURL + "admin/user/1/code", basic: ("admin", storeConfiguration.key!))
-        try await BenchHTTP.request("POST", tableURL + "user/1/table/main/store?master=secret",
-                                    body: ["store_url": .string(storeURL + "user/1/"), "code": code["code"] ?? .null])
-        let session = try await BenchHTTP.request("GET", tableURL + "user/1/session/new?master=secret&timeout=3600000")
-        let mount = try await BenchHTTP.request("GET", tableURL + "user/1/table?session_token=\(session["session_token"]?.stringValue ?? "")")
-        guard let token = mount["main"]?.objectValue?.values.first?["store_token"]?.stringValue else { throw BenchError("no store token: \(mount)") }
+        let (_, tokens) = try await BenchServers.enroll(tableURL: tableURL, storeURLs: [storeURL])
+        let token = tokens[0]
         return BenchDeployment(table: table, store: store, storeURL: storeURL, storeToken: token, tasks: tasks, directory: directory)
     }
 
@@ -58,5 +40,55 @@ struct BenchDeployment {
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
               let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
         return kb / 1024
+    }
+}
+
+/// The servers of an in-process deployment and the enrollment of SPEC §2.4
+/// for user 1 (master `secret`) under channel `main`.
+enum BenchServers {
+    static let tableKey = "bench-table-key-0123456789"
+    static let storeKey = "bench-store-key-0123456789"
+
+    static func table(directory: String, logger: Logger) throws -> TableServer {
+        var configuration = TableConfiguration()
+        configuration.port = 0
+        configuration.dataDirectory = directory + "/table"
+        configuration.key = tableKey
+        configuration.masterHashRounds = 1_000
+        configuration.logLevel = logger.logLevel
+        return try TableServer.build(configuration: configuration, logger: logger)
+    }
+
+    static func store(directory: String, durability: Durability, plugins: String = "Plugins", logger: Logger) throws -> StoreServer {
+        var configuration = StoreConfiguration()
+        configuration.port = 0
+        configuration.dataDirectory = directory
+        configuration.key = storeKey
+        configuration.durability = durability
+        configuration.pluginDirectories = [plugins]
+        configuration.logLevel = logger.logLevel
+        return try StoreServer.build(configuration: configuration, logger: logger)
+    }
+
+    /// Creates user 1, enrolls each store into `main`, opens a session; the
+    /// session token and each store's token, in the order of `storeURLs`.
+    static func enroll(tableURL: String, storeURLs: [String]) async throws -> (session: String, storeTokens: [String]) {
+        try await BenchHTTP.request("PUT", tableURL + "admin/user/1/master/secret", basic: ("admin", tableKey))
+        for storeURL in storeURLs {
+            try await BenchHTTP.request("PUT", storeURL + "admin/user/1", basic: ("admin", storeKey))
+            let code = try await BenchHTTP.request("GET", storeURL + "admin/user/1/code", basic: ("admin", storeKey))
+            let answer = try await BenchHTTP.request("POST", tableURL + "user/1/table/main/store?master=secret",
+                                                     body: ["store_url": .string(storeURL + "user/1/"), "code": code["code"] ?? .null])
+            if answer["error"] != nil { throw BenchError("enrollment refused: \(answer)") }
+        }
+        let session = try await BenchHTTP.request("GET", tableURL + "user/1/session/new?master=secret&timeout=3600000")
+        guard let token = session["session_token"]?.stringValue else { throw BenchError("no session: \(session)") }
+        let mount = try await BenchHTTP.request("GET", tableURL + "user/1/table?session_token=\(token)")
+        let storeTokens = try storeURLs.map { storeURL in
+            let id = Digest.sha256Hex(Array((storeURL + "user/1/").utf8))
+            guard let storeToken = mount["main"]?[id]?["store_token"]?.stringValue else { throw BenchError("no store token for \(storeURL): \(mount)") }
+            return storeToken
+        }
+        return (token, storeTokens)
     }
 }

@@ -57,3 +57,38 @@ enum Report {
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
+
+/// Quantiles of durations, in ms (the client and agent benches).
+struct Quantiles {
+    let sorted: [Double]
+    init(_ durations: [Duration]) { sorted = durations.map { Self.seconds($0) * 1000 }.sorted() }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+    func value(_ q: Double) -> Double {
+        guard !sorted.isEmpty else { return .nan }
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
+    }
+
+    private func text(_ ms: Double) -> String { String(format: "%.2f ms", ms) }
+    var p50: String { text(value(0.5)) }
+    var p90: String { text(value(0.9)) }
+    var p99: String { text(value(0.99)) }
+    var max: String { text(sorted.last ?? .nan) }
+}
+
+/// Ends the process if a measurement stalls (a lost event would otherwise hang it).
+final class Watchdog: Sendable {
+    private let task: Task<Void, Never>
+
+    init(_ what: String, seconds: Double, note: String = "") {
+        task = Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            guard !Task.isCancelled else { return }
+            say("the \(what) measurement stalled for \(Int(seconds)) s; giving up\(note)")
+            exit(3)
+        }
+    }
+
+    func done() { task.cancel() }
+}

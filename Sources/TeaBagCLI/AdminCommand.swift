@@ -167,26 +167,42 @@ enum AdminHTTP {
 
     @discardableResult
     static func json(_ method: HTTPMethod, _ url: String, basic: (String, String)? = nil, body: JSON? = nil) async throws -> JSON {
+        var request = Self.request(method, url, body: body)
+        if let basic { request.headers.add(name: "Authorization", value: "Basic " + Data("\(basic.0):\(basic.1)".utf8).base64EncodedString()) }
+        return try await exchange(request, from: url) { error in
+            "cannot reach \(url) (\(error)); is the server running, and is the URL right?"
+        }
+    }
+
+    static func request(_ method: HTTPMethod, _ url: String, body: JSON?) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
         request.method = method
-        if let basic { request.headers.add(name: "Authorization", value: "Basic " + Data("\(basic.0):\(basic.1)".utf8).base64EncodedString()) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body.canonicalBytes))
         }
+        return request
+    }
+
+    /// One JSON request of the CLI (admin commands and the local agent alike):
+    /// no connection → `unreachable`; the protocol's error → `Name: message`;
+    /// any other status than 200 → `<source> answered <status>`.
+    static func exchange(_ request: HTTPClientRequest, from source: String, citing: Bool = true,
+                         unreachable: (any Error) -> String) async throws -> JSON {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
             response = try await OutboundHTTP.client.execute(request, timeout: .seconds(30))
-            bytes = try await response.body.collect(upTo: 16 << 20)
+            bytes = try await response.body.collect(upTo: 64 << 20)
         } catch {
-            throw CLIFailure.runtime("cannot reach \(url) (\(error)); is the server running, and is the URL right?")
+            throw CLIFailure.runtime(unreachable(error))
         }
-        let json = (try? JSON.parse(Array(buffer: bytes))) ?? .null
+        let json = (try? JSON.parse(Array(buffer: bytes), maxDepth: 512)) ?? .null
         if let error = json["error"], let name = error["name"]?.stringValue {
-            throw CLIFailure.runtime("\(name): \(error["message"]?.stringValue ?? "") (\(response.status.code) from \(url))")
+            let cited = citing ? " (\(response.status.code) from \(source))" : ""
+            throw CLIFailure.runtime("\(name): \(error["message"]?.stringValue ?? "")\(cited)")
         }
-        guard response.status == .ok else { throw CLIFailure.runtime("\(url) answered \(response.status.code)") }
+        guard response.status == .ok else { throw CLIFailure.runtime("\(source) answered \(response.status.code)") }
         return json
     }
 }

@@ -4,6 +4,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TeaBag
 import TeaBagConfig
 import TeaBagCore
 import TeaBagServerKit
@@ -46,26 +47,7 @@ struct AgentLink {
     }
 
     func call(_ method: HTTPMethod, _ route: String, body: JSON? = nil) async throws -> JSON {
-        var request = HTTPClientRequest(url: base + route)
-        request.method = method
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body.canonicalBytes))
-        }
-        let response: HTTPClientResponse
-        let bytes: ByteBuffer
-        do {
-            response = try await OutboundHTTP.client.execute(request, timeout: .seconds(30))
-            bytes = try await response.body.collect(upTo: 64 << 20)
-        } catch {
-            throw CLIFailure.runtime("no agent answers at \(display) (\(Self.reason(error))); start one with `teabag dev` or `teabag agent`, or point --agent at it")
-        }
-        let json = (try? JSON.parse(Array(buffer: bytes), maxDepth: 512)) ?? .null
-        if let error = json["error"], let name = error["name"]?.stringValue {
-            throw CLIFailure.runtime("\(name): \(error["message"]?.stringValue ?? "")")
-        }
-        guard response.status == .ok else { throw CLIFailure.runtime("the agent at \(display) answered \(response.status.code)") }
-        return json
+        try await AdminHTTP.exchange(AdminHTTP.request(method, base + route, body: body), from: "the agent at \(display)", citing: false) { notRunning($0) }
     }
 
     /// Server-Sent Events from the agent, one `data:` payload at a time.
@@ -76,21 +58,16 @@ struct AgentLink {
         do {
             response = try await OutboundHTTP.client.execute(request, timeout: .hours(24 * 365))
         } catch {
-            throw CLIFailure.runtime("no agent answers at \(display) (\(Self.reason(error))); start one with `teabag dev` or `teabag agent`, or point --agent at it")
+            throw CLIFailure.runtime(notRunning(error))
         }
         guard response.status == .ok else { throw CLIFailure.runtime("the agent at \(display) answered \(response.status.code)") }
         return AsyncThrowingStream { continuation in
             let task = Task {
-                var pending = ""
+                var parser = SSEParser()
                 do {
                     for try await buffer in response.body {
-                        pending += String(buffer: buffer)
-                        while let range = pending.range(of: "\n\n") {
-                            let block = pending[..<range.lowerBound]
-                            pending = String(pending[range.upperBound...])
-                            for line in block.split(separator: "\n") where line.hasPrefix("data: ") {
-                                if let json = try? JSON.parse(String(line.dropFirst(6)), maxDepth: 512) { continuation.yield(json) }
-                            }
+                        for event in try parser.feed(buffer.readableBytesView) {
+                            if let data = event.data, let json = try? JSON.parse(data, maxDepth: 512) { continuation.yield(json) }
                         }
                     }
                     continuation.finish()
@@ -100,6 +77,10 @@ struct AgentLink {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
+    }
+
+    private func notRunning(_ error: any Error) -> String {
+        "no agent answers at \(display) (\(Self.reason(error))); start one with `teabag dev` or `teabag agent`, or point --agent at it"
     }
 
     private static func reason(_ error: any Error) -> String {

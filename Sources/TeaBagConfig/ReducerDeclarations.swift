@@ -54,3 +54,19 @@ extension ConfD {
         return declarations
     }
 }
+
+/// The `plugins:` section and the `reducers:` declarations, as the store and
+/// the agent both read them.
+public struct PluginSettings: Sendable {
+    public var directories: [String]
+    public var pollMs: Int
+    public var declared: [DeclaredReducer]
+
+    /// `extra` directories (from `--plugins`) come after the configured ones.
+    public init(settings: Settings, defaultDirectories: [String], defaultPollMs: Int, extra: [String]) throws(ConfigError) {
+        let plugins = settings.reader.scoped(to: "plugins")
+        directories = (plugins.stringArray(forKey: "directories") ?? defaultDirectories) + extra
+        pollMs = plugins.int(forKey: "poll_ms", default: defaultPollMs)
+        declared = try settings.confD.declaredReducers()
+    }
+}

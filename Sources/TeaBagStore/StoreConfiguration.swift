@@ -44,10 +44,9 @@ public struct StoreConfiguration: Sendable {
         bodyLimit = store.int(forKey: "body_limit", default: bodyLimit)
         streamRetention = store.int(forKey: "stream_retention", default: streamRetention)
         logLevel = store.string(forKey: "log_level").flatMap(Logger.Level.init(rawValue:)) ?? logLevel
-        let plugins = settings.reader.scoped(to: "plugins")
-        pluginDirectories = (plugins.stringArray(forKey: "directories") ?? pluginDirectories) + extraPluginDirectories
-        pluginPollMs = plugins.int(forKey: "poll_ms", default: pluginPollMs)
-        declaredReducers = try settings.confD.declaredReducers()
+        let plugins = try PluginSettings(settings: settings, defaultDirectories: pluginDirectories, defaultPollMs: pluginPollMs,
+                                         extra: extraPluginDirectories)
+        (pluginDirectories, pluginPollMs, declaredReducers) = (plugins.directories, plugins.pollMs, plugins.declared)
         try validate()
     }
 

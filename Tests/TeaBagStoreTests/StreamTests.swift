@@ -24,7 +24,8 @@ struct LongPollTests {
         let op1 = payloadOp(1, "lp1", 1)
         #expect(try await c.push("note", "/lp", op1).isAccepted)
         let answer = try await first.value
-        #expect(seconds(since: start) < 2.5)
+        // Before the 5 s delay: woken by the push (with margin for a busy machine).
+        #expect(seconds(since: start) < 4.5)
         #expect(answer.status == 200)
         let regID = try #require(answer.json?["reg_id"]?.stringValue)
         #expect(!regID.isEmpty && regID.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })

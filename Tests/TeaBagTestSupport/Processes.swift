@@ -41,9 +41,14 @@ public final class TeaBagProcess: Sendable {
         try Self.spawning { try process.run() }
     }
 
-    /// Kept as the one place every test spawn goes through; see the note in
-    /// docs/operations.md on parallel spawns (no lock: a lock here hung the suite).
-    public static func spawning<T>(_ body: () throws -> T) rethrows -> T { try body() }
+    /// Foundation's `Process.run` is not safe to call from several threads
+    /// at once: with suites spawning in parallel it crashed in its own
+    /// memmove. Every spawn of the test process goes through this lock.
+    public static func spawning<T>(_ body: () throws -> T) rethrows -> T {
+        try spawnLock.withLock { _ in try body() }
+    }
+
+    private static let spawnLock = Mutex(())
 
     public var pid: Int32 { process.processIdentifier }
     public var stdout: String { output.withLock { $0.stdout } }

@@ -3,6 +3,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Synchronization
 import TeaBagCore
 import TeaBagServerKit
@@ -39,9 +40,13 @@ public struct RunningTable: Sendable {
     public let url: String
     public let key: String
     let task: Task<Void, any Error>
+    let group: ServiceGroup
 
+    /// A graceful shutdown, as SIGTERM gives: open streams end and the
+    /// server closes its connections (a cancelled server can wait forever
+    /// on an SSE response that only ends on graceful shutdown).
     public func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = await task.result
     }
 }
@@ -59,12 +64,13 @@ public func startTable(data: String, key: String = testTableKey, clock: (@Sendab
     configure(&configuration)
     let server = try TableServer.build(configuration: configuration, logger: logger,
                                        clock: clock ?? WallClock.milliseconds)
-    let task = Task { try await server.application.runService() }
+    let group = ServiceGroup(configuration: .init(services: [.init(service: server.application)], logger: logger))
+    let task = Task { try await group.run() }
     guard try await eventually(10, { server.address.url != nil }), let url = server.address.url else {
         task.cancel()
         throw CancellationError()
     }
-    return RunningTable(server: server, url: url + "/", key: configuration.key ?? "", task: task)
+    return RunningTable(server: server, url: url + "/", key: configuration.key ?? "", task: task, group: group)
 }
 
 /// A running store; `stop()` ends it.
@@ -75,12 +81,14 @@ public struct RunningStore: Sendable {
     public let key: String
     public let data: String
     let task: Task<Void, any Error>
+    let group: ServiceGroup
 
     /// `http://127.0.0.1:PORT/user/N/`: the store URL a user enrolls (§2.4).
     public func userURL(_ user: Int = 1) -> String { url + "user/\(user)/" }
 
+    /// Graceful, like the table's `stop()`.
     public func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = await task.result
     }
 }
@@ -100,10 +108,11 @@ public func startStore(data: String, key: String = testStoreKey, clock: (@Sendab
     configure(&configuration)
     let server = try StoreServer.build(configuration: configuration, logger: logger,
                                        clock: clock ?? WallClock.milliseconds)
-    let task = Task { try await server.application.runService() }
+    let group = ServiceGroup(configuration: .init(services: [.init(service: server.application)], logger: logger))
+    let task = Task { try await group.run() }
     guard try await eventually(10, { server.address.url != nil }), let url = server.address.url else {
         task.cancel()
         throw CancellationError()
     }
-    return RunningStore(server: server, url: url + "/", key: key, data: data, task: task)
+    return RunningStore(server: server, url: url + "/", key: key, data: data, task: task, group: group)
 }

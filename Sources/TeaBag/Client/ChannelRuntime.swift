@@ -28,10 +28,15 @@ final class ChannelRuntime {
         }
     }
 
-    func stop() {
-        for stream in streams.values { stream.task.cancel() }
+    /// Cancels the streams and the timer; the stream tasks, to await when
+    /// the caller must know their connections are closed.
+    @discardableResult
+    func stop() -> [Task<Void, Never>] {
+        let tasks = streams.values.map(\.task)
+        for task in tasks { task.cancel() }
         streams = [:]
         retryTimer?.task.cancel()
         retryTimer = nil
+        return tasks
     }
 }

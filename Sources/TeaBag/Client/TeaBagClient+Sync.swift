@@ -8,7 +8,12 @@ extension TeaBagClient {
         let now = correctedNow()
         for request in runtime.engine.requests(now: now) {
             guard let endpoint = runtime.endpoint(request.store) else { continue }
-            Task { await self.perform(channel, request, at: endpoint) }
+            let id = nextRequestID
+            nextRequestID += 1
+            requestsInFlight[id] = Task {
+                await self.perform(channel, request, at: endpoint)
+                self.requestsInFlight[id] = nil
+            }
         }
         dispatchEvents(channel, runtime)
         resolveReaders(channel, runtime)
@@ -145,9 +150,8 @@ extension TeaBagClient {
     func startStream(_ channel: String, _ endpoint: StoreEndpoint) -> Task<Void, Never> {
         let http = self.http
         return Task { [weak self] in
-            for await event in StoreStream.events(endpoint, http: http) {
-                guard let self else { return }
-                await self.streamEvent(channel, endpoint.storeID, event)
+            await StoreStream.run(endpoint, http: http) { [weak self] event in
+                await self?.streamEvent(channel, endpoint.storeID, event)
             }
         }
     }

@@ -35,6 +35,9 @@ public actor TeaBagClient {
     var nextSubscriberID = 0
     var readers: [ReaderKey: [CheckedContinuation<PathValue, any Error>]] = [:]
     var background: [Task<Void, Never>] = []
+    /// Requests to stores under way, so that `close()` can wait them out.
+    var requestsInFlight: [Int: Task<Void, Never>] = [:]
+    var nextRequestID = 0
     var closed = false
     var refreshing = false
     /// The table answered at least once.
@@ -158,12 +161,16 @@ public actor TeaBagClient {
     /// known to hold what this client holds (for tests and tools).
     public func isQuiet() -> Bool { channelRuntimes.values.allSatisfy { $0.engine.isQuiet } }
 
-    /// Stops streams and retries, writes the oplog cache, ends update streams.
+    /// Stops streams and retries and waits until their connections are
+    /// closed, writes the oplog cache, ends update streams.
     public func close() async {
         guard !closed else { return }
         closed = true
         for task in background { task.cancel() }
-        for runtime in channelRuntimes.values { runtime.stop() }
+        var stopping = channelRuntimes.values.flatMap { $0.stop() }
+        stopping += requestsInFlight.values
+        for task in stopping { task.cancel() }
+        for task in stopping { await task.value }
         flushCache()
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         for continuation in failureSubscribers.values { continuation.finish() }

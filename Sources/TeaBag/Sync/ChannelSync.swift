@@ -435,14 +435,26 @@ public final class ChannelSync {
     /// the cache must hold them first, or a restart before the write-behind
     /// flush answers reads without them until a fetch brings them back.
     private func cacheBeforeLeaving(_ entries: [OutboxEntry], store: String) {
+        guard storage.keepsOplogs else { return }
         let leaving = entries.filter { entry in
-            !outboxes.contains { other, outbox in other != store && outbox.contains { $0.seq == entry.seq } }
+            !outboxes.contains { other, outbox in other != store && Self.holds(outbox, seq: entry.seq) }
         }
         cache(Set(leaving.map(\.key)))
     }
 
+    /// Outboxes are in `seq` order: a binary search, not a scan per entry.
+    private static func holds(_ outbox: [OutboxEntry], seq: Int64) -> Bool {
+        var low = 0
+        var high = outbox.count
+        while low < high {
+            let mid = (low + high) / 2
+            if outbox[mid].seq < seq { low = mid + 1 } else { high = mid }
+        }
+        return low < outbox.count && outbox[low].seq == seq
+    }
+
     private func cache(_ keys: Set<PathKey>) {
-        guard !keys.isEmpty else { return }
+        guard !keys.isEmpty, storage.keepsOplogs else { return }
         try? storage.saveOplogs(channel: channel, keys.sorted().compactMap { key in paths[key].map { (key: key, ops: $0.local.wire) } })
     }
 
@@ -474,6 +486,7 @@ public final class ChannelSync {
     /// Oplogs changed since the last call, for the write-behind cache.
     public func takeDirtyOplogs() -> [(key: PathKey, ops: [Op])] {
         defer { dirtyOplogs = [] }
+        guard storage.keepsOplogs else { return [] }
         return dirtyOplogs.sorted().compactMap { key in paths[key].map { (key: key, ops: $0.local.wire) } }
     }
 

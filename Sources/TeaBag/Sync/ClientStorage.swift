@@ -58,6 +58,9 @@ public protocol ClientStorage: Sendable {
     /// Replaces the cached oplogs of these paths.
     func saveOplogs(channel: String, _ oplogs: [(key: PathKey, ops: [Op])]) throws
     func oplogs(channel: String) throws -> [(key: PathKey, ops: [Op])]
+    /// Whether `saveOplogs` keeps anything: when not, the engine does not
+    /// build the copies it would be handed.
+    var keepsOplogs: Bool { get }
     /// Small named values, e.g. the last mount table read, so that a restart
     /// with the table unreachable still knows its stores.
     func setting(_ name: String) throws -> String?
@@ -134,6 +137,8 @@ public final class InMemoryClientStorage: ClientStorage {
     public func oplogs(channel: String) throws -> [(key: PathKey, ops: [Op])] {
         state.withLock { ($0.oplogs[channel] ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, ops: $0.value) } }
     }
+
+    public var keepsOplogs: Bool { state.withLock { $0.cachesOplogs } }
 
     public func setting(_ name: String) throws -> String? { state.withLock { $0.settings[name] } }
     public func saveSetting(_ name: String, _ value: String) throws { state.withLock { $0.settings[name] = value } }

@@ -22,7 +22,7 @@ public enum ClientHTTP {
 
     /// Far above any body the protocol produces (a store refuses requests
     /// over 1 MiB, but an oplog read back can be larger), yet bounded.
-    static let maxBodyBytes = 64 << 20
+    public static let maxBodyBytes = 64 << 20
     /// The protocol refuses request bodies nested deeper than 64; answers wrap
     /// those bodies in a few more levels (`{results}`, `[ops]`, `{op}`).
     static let maxAnswerDepth = 512

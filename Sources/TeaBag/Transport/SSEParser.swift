@@ -1,15 +1,15 @@
 /// Server-Sent Events read incrementally (WHATWG HTML §9.2.6): bytes go in
 /// as the network delivers them, split anywhere; whole events come out.
-struct SSEParser {
-    struct Event: Equatable {
-        var id: String?
-        var event: String?
-        var data: String?
+public struct SSEParser: Sendable {
+    public struct Event: Equatable, Sendable {
+        public var id: String?
+        public var event: String?
+        public var data: String?
     }
 
     /// One line longer than this ends the stream: a server that never sends
     /// a newline must not grow our memory without bound.
-    let maxLineBytes: Int
+    public let maxLineBytes: Int
     private var line: [UInt8] = []
     /// A `\r` ended the last line; a `\n` right after it (maybe in the next chunk) is the same line end.
     private var afterCR = false
@@ -17,17 +17,17 @@ struct SSEParser {
     private var dataLines: [String] = []
     private var hasFields = false
 
-    init(maxLineBytes: Int = ClientHTTP.maxBodyBytes) {
+    public init(maxLineBytes: Int = ClientHTTP.maxBodyBytes) {
         self.maxLineBytes = maxLineBytes
     }
 
-    struct LineTooLong: Error, CustomStringConvertible {
-        let limit: Int
-        var description: String { "an event line longer than \(limit) bytes" }
+    public struct LineTooLong: Error, CustomStringConvertible {
+        public let limit: Int
+        public var description: String { "an event line longer than \(limit) bytes" }
     }
 
     /// The events completed by `bytes`. Comment-only blocks (`: keep-alive`) yield nothing.
-    mutating func feed<Bytes: Sequence>(_ bytes: Bytes) throws(LineTooLong) -> [Event] where Bytes.Element == UInt8 {
+    public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) throws(LineTooLong) -> [Event] where Bytes.Element == UInt8 {
         var events: [Event] = []
         for byte in bytes {
             switch byte {

@@ -43,13 +43,31 @@ public enum StoreStream {
 
     static func events(_ store: StoreEndpoint, http: HTTPClient, backoff: Backoff, options: Options) -> AsyncStream<StoreStreamEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: StoreStreamEvent.self)
-        let reader = StreamReader(store: store, http: http, options: options, continuation: continuation)
+        let reader = StreamReader(store: store, http: http, options: options, emit: { continuation.yield($0) })
         let task = Task {
             await reader.run(backoff: backoff)
             continuation.finish()
         }
         continuation.onTermination = { _ in task.cancel() }
         return stream
+    }
+
+    /// The same stream, handled in the caller's task: it ends when that task
+    /// is cancelled, and only once its connection is closed, so whoever
+    /// awaits the task knows nothing of it is left running.
+    public static func run(_ store: StoreEndpoint, http: HTTPClient = ClientHTTP.shared, backoff: Backoff = .init(),
+                           handle: @escaping @Sendable (StoreStreamEvent) async -> Void) async {
+        let (stream, continuation) = AsyncStream.makeStream(of: StoreStreamEvent.self)
+        let reader = StreamReader(store: store, http: http, options: Options(), emit: { continuation.yield($0) })
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await reader.run(backoff: backoff)
+                continuation.finish()
+            }
+            group.addTask {
+                for await event in stream { await handle(event) }
+            }
+        }
     }
 }
 
@@ -67,15 +85,15 @@ final class StreamReader: Sendable {
     let store: StoreEndpoint
     let http: HTTPClient
     let options: StoreStream.Options
-    let continuation: AsyncStream<StoreStreamEvent>.Continuation
+    let emit: @Sendable (StoreStreamEvent) -> Void
     let cursor: Mutex<Cursor>
     let what: String
 
-    init(store: StoreEndpoint, http: HTTPClient, options: StoreStream.Options, continuation: AsyncStream<StoreStreamEvent>.Continuation) {
+    init(store: StoreEndpoint, http: HTTPClient, options: StoreStream.Options, emit: @escaping @Sendable (StoreStreamEvent) -> Void) {
         self.store = store
         self.http = http
         self.options = options
-        self.continuation = continuation
+        self.emit = emit
         self.cursor = Mutex(Cursor(longPoll: options.longPoll))
         self.what = "store \(store.userURL) (oplog/stream)"
     }
@@ -93,7 +111,7 @@ final class StreamReader: Sendable {
             let (connectedAt, delivered) = cursor.withLock { ($0.connectedAt, $0.delivered) }
             if connectedAt != nil { reported = nil }
             if reported?.name != error.name || reported?.status != error.status {
-                continuation.yield(.disconnected(error))
+                emit(.disconnected(error))
                 reported = error
             }
             let delay: Duration
@@ -208,7 +226,7 @@ final class StreamReader: Sendable {
 
     private func connected(resumed: Bool) {
         cursor.withLock { $0.connectedAt = .now }
-        continuation.yield(.connected(resumed: resumed))
+        emit(.connected(resumed: resumed))
     }
 
     private func handle(_ event: SSEParser.Event) {
@@ -233,7 +251,7 @@ final class StreamReader: Sendable {
 
     private func deliver(_ event: StoreStreamEvent) {
         cursor.withLock { $0.delivered = true }
-        continuation.yield(event)
+        emit(event)
     }
 }
 
