@@ -116,6 +116,7 @@ let package = Package(
             "TeaBagTestSupport", "TeaBagTable", "TeaBagServerKit", "TeaBagConfig",
             .product(name: "InMemoryLogging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "TeaBagStoreTests", dependencies: [
             "TeaBagTestSupport", "TeaBagStore", "TeaBagTable", "TeaBagServerKit", "TeaBagCore",
@@ -124,7 +125,7 @@ let package = Package(
             .product(name: "InMemoryLogging", package: "swift-log"),
         ]),
         .testTarget(name: "TeaBagClientTests", dependencies: [
-            "TeaBag", "TeaBagTestSupport", "TeaBagCore", "TeaBagStore",
+            "TeaBag", "TeaBagTestSupport", "TeaBagCore", "TeaBagStore", "TeaBagServerKit",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
@@ -142,7 +143,7 @@ let package = Package(
             "TeaBag", "TeaBagCore",
         ]),
         .testTarget(name: "TeaBagPluginsTests", dependencies: [
-            "TeaBagPlugins", "TeaBagConfig",
+            "TeaBagPlugins", "TeaBagConfig", "TeaBagTestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "InMemoryLogging", package: "swift-log"),
         ]),

@@ -116,7 +116,7 @@ struct TwoStoreDeployment {
     let storeURLs: [String]
     let storeTokens: [String]
     let session: String
-    let tasks: [Task<Void, any Error>]
+    let services: InProcessServices
     let directory: String
 
     static func start() async throws -> TwoStoreDeployment {
@@ -127,19 +127,17 @@ struct TwoStoreDeployment {
         let stores = try (0..<2).map { index in
             try BenchServers.store(directory: directory + "/store\(index)", durability: .normal, logger: logger)
         }
-        var tasks: [Task<Void, any Error>] = [Task { try await table.application.runService() }]
-        for store in stores { tasks.append(Task { try await store.application.runService() }) }
+        let services = InProcessServices([table.application] + stores.map(\.application), logger: logger)
         while table.address.url == nil || stores.contains(where: { $0.address.url == nil }) { try await Task.sleep(for: .milliseconds(10)) }
         let tableURL = table.address.url! + "/"
         let storeURLs = stores.map { $0.address.url! + "/" }
         let (token, storeTokens) = try await BenchServers.enroll(tableURL: tableURL, storeURLs: storeURLs)
         return TwoStoreDeployment(table: table, stores: stores, tableURL: tableURL, storeURLs: storeURLs, storeTokens: storeTokens,
-                                  session: token, tasks: tasks, directory: directory)
+                                  session: token, services: services, directory: directory)
     }
 
     func stop() async {
-        for task in tasks { task.cancel() }
-        for task in tasks { _ = await task.result }
+        await services.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 

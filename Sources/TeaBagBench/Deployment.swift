@@ -12,7 +12,7 @@ struct BenchDeployment {
     let store: StoreServer
     let storeURL: String
     let storeToken: String
-    let tasks: [Task<Void, any Error>]
+    let services: InProcessServices
     let directory: String
 
     static func start(durability: Durability, plugins: String = "Plugins") async throws -> BenchDeployment {
@@ -21,17 +21,16 @@ struct BenchDeployment {
         logger.logLevel = .error
         let table = try BenchServers.table(directory: directory, logger: logger)
         let store = try BenchServers.store(directory: directory + "/store", durability: durability, plugins: plugins, logger: logger)
-        let tasks = [Task { try await table.application.runService() }, Task { try await store.application.runService() }]
+        let services = InProcessServices([table.application, store.application], logger: logger)
         while table.address.url == nil || store.address.url == nil { try await Task.sleep(for: .milliseconds(10)) }
         let tableURL = table.address.url! + "/", storeURL = store.address.url! + "/"
         let (_, tokens) = try await BenchServers.enroll(tableURL: tableURL, storeURLs: [storeURL])
         let token = tokens[0]
-        return BenchDeployment(table: table, store: store, storeURL: storeURL, storeToken: token, tasks: tasks, directory: directory)
+        return BenchDeployment(table: table, store: store, storeURL: storeURL, storeToken: token, services: services, directory: directory)
     }
 
     func stop() async {
-        for task in tasks { task.cancel() }
-        for task in tasks { _ = await task.result }
+        await services.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 

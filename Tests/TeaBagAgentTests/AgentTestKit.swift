@@ -60,11 +60,5 @@ func payloadShas(_ user: EnrolledUser, _ index: Int, _ type: String, _ path: Str
 
 /// `sh -c command` in the repository root; its exit status.
 func shell(_ command: String) throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    process.currentDirectoryURL = URL(fileURLWithPath: Repository.root)
-    try TeaBagProcess.spawning { try process.run() }
-    process.waitUntilExit()
-    return process.terminationStatus
+    try ChildProcess("/bin/sh", ["-c", command], directory: Repository.root).waitUntilExit()
 }

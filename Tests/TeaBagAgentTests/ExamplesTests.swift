@@ -123,24 +123,15 @@ private func runProgram(_ executable: String, _ arguments: [String], seconds: Do
     let out = "\(logs)/stdout", err = "\(logs)/stderr"
     FileManager.default.createFile(atPath: out, contents: nil)
     FileManager.default.createFile(atPath: err, contents: nil)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: Repository.root)
-    process.environment = ProcessInfo.processInfo.environment.merging(["TEABAG": Repository.teabag]) { _, new in new }
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-    try TeaBagProcess.spawning { try process.run() }
-    let deadline = Date().addingTimeInterval(seconds)
-    while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-    let finished = !process.isRunning
-    if !finished {
-        kill(process.processIdentifier, SIGTERM)
-        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    let process = try ChildProcess(executable, arguments, directory: Repository.root,
+                                   environment: ProcessInfo.processInfo.environment.merging(["TEABAG": Repository.teabag]) { _, new in new },
+                                   stdout: .file(out), stderr: .file(err))
+    let status = try await process.waitForExit(seconds: seconds)
+    if status == nil {
+        process.signal(SIGTERM)
+        if try await process.waitForExit(seconds: 5) == nil { process.signal(SIGKILL) }
         process.waitUntilExit()
     }
     func text(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
-    return CLIResult(status: finished ? process.terminationStatus : nil, stdout: text(out), stderr: text(err))
+    return CLIResult(status: status, stdout: text(out), stderr: text(err))
 }

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import TeaBag
 import TeaBagCore
+import TeaBagServerKit
 import TeaBagTestSupport
 
 struct FixtureServer: Sendable {
@@ -16,7 +17,7 @@ struct FixtureServer: Sendable {
     /// The `reg_id` of each long poll of `original/`, nil for the first.
     let polls: Locked<[String?]>
     private let shuttingDown: Locked<Bool>
-    private let task: Task<Void, any Error>
+    private let services: InProcessServices
 
     /// The op `original/` streams on its first poll.
     static let originalOp: JSON = ["date": 1_000, "sha": "orig-1", "payload": 7]
@@ -76,19 +77,18 @@ struct FixtureServer: Sendable {
             onServerRunning: { channel in address.port.withLock { $0 = channel.localAddress?.port } },
             logger: Logger(label: "fixture", factory: { _ in SwiftLogNoOpLogHandler() })
         )
-        let task = Task { try await application.runService() }
-        guard try await eventually(10, { address.port.current != nil }), let port = address.port.current else {
-            task.cancel()
+        let services = InProcessServices([application], logger: Logger(label: "fixture", factory: { _ in SwiftLogNoOpLogHandler() }))
+        guard try await eventually(30, { address.port.current != nil }), let port = address.port.current else {
+            await services.stop()
             throw TestFailure("the fixture server did not start")
         }
         return FixtureServer(url: "http://127.0.0.1:\(port)/", openTicking: openTicking, polls: polls,
-                             shuttingDown: shuttingDown, task: task)
+                             shuttingDown: shuttingDown, services: services)
     }
 
     func stop() async {
         shuttingDown.withLock { $0 = true }
-        task.cancel()
-        _ = await task.result
+        await services.stop()
     }
 }
 

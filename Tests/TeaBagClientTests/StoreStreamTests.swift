@@ -188,7 +188,9 @@ struct StoreStreamTests {
         let fixture = try await FixtureServer.start()
         defer { Task { await fixture.stop() } }
         var options = StoreStream.Options()
-        options.idleTimeout = .milliseconds(300)
+        // Long enough that a loaded machine still connects within it (the
+        // first bytes count as traffic), short enough to keep the test quick.
+        options.idleTimeout = .milliseconds(1_500)
         let events = Collector(StoreStream.events(fixture.endpoint("silent"), http: ClientHTTP.shared, backoff: quick, options: options))
         defer { events.stop() }
         let error = try await events.waitForDisconnection()

@@ -3,6 +3,7 @@
 import Foundation
 import InMemoryLogging
 import Logging
+import TeaBagTestSupport
 import TeaBagCore
 @testable import TeaBagPlugins
 
@@ -29,16 +30,11 @@ struct CompileError: Error, CustomStringConvertible {
 /// `cc` line of docs/plugins.md.
 @discardableResult
 func compilePlugin(_ source: String, to output: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["cc", "-shared", "-fPIC", "-O2", "-I", Repo.include, source, "-o", output]
-    let pipe = Pipe()
-    process.standardError = pipe
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        let message = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        throw CompileError(description: "cc \(source) failed: \(message)")
+    let process = try ChildProcess("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O2", "-I", Repo.include, source, "-o", output],
+                                   stderr: .pipe)
+    let message = process.stderr?.readDataToEndOfFile() ?? Data()
+    guard process.waitUntilExit() == 0 else {
+        throw CompileError(description: "cc \(source) failed: \(String(decoding: message, as: UTF8.self))")
     }
     return output
 }

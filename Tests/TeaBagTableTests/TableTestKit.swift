@@ -2,6 +2,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Synchronization
 import TeaBagCore
 import TeaBagServerKit
@@ -71,11 +72,6 @@ enum HTTPMethodName {
 
 import NIOHTTP1
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// A small stand-in for a store's `confirm` route, to test enrollment on its
 /// own: it accepts, refuses, or never answers, and records what it was sent.
 /// (The store issue's integration tests use the real store.)
@@ -83,7 +79,7 @@ final class TestStore: Sendable {
     enum Behaviour: Sendable { case accept, refuse, hang }
     let received = Mutex<[JSON]>([])
     private let address = BoundAddress()
-    private let task: Mutex<Task<Void, any Error>?> = Mutex(nil)
+    private let services: Mutex<InProcessServices?> = Mutex(nil)
 
     init(_ behaviour: Behaviour) async throws {
         let router = Router(context: ServerContext.self)
@@ -94,7 +90,8 @@ final class TestStore: Sendable {
             case .accept: return Response.ok
             case .refuse: throw APIError.badRequest("UserError:InvalidCode", "the code is not valid")
             case .hang:
-                try await Task.sleep(for: .seconds(30))
+                // Until the test stops this store (graceful shutdown waits for open requests).
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(30)) }
                 return Response.ok
             }
         }
@@ -102,15 +99,15 @@ final class TestStore: Sendable {
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { address.set($0) },
                               logger: Logger(label: "store", factory: { _ in SwiftLogNoOpLogHandler() }))
-        task.withLock { $0 = Task { try await app.runService() } }
+        let running = InProcessServices([app], logger: Logger(label: "store", factory: { _ in SwiftLogNoOpLogHandler() }))
+        services.withLock { $0 = running }
         _ = try await eventually(10) { address.url != nil }
     }
 
     func userURL(_ user: Int) -> String { "\(address.url!)/user/\(user)/" }
 
     func stop() async {
-        let task = self.task.withLock { $0 }
-        task?.cancel()
-        _ = await task?.result
+        let running = services.withLock { $0 }
+        await running?.stop()
     }
 }

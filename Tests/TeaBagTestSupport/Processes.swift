@@ -10,7 +10,7 @@ public enum Repository {
 }
 
 public final class TeaBagProcess: Sendable {
-    private let process: Process
+    private let child: ChildProcess
     private let output = OutputBuffer()
 
     final class OutputBuffer: Sendable {
@@ -20,40 +20,26 @@ public final class TeaBagProcess: Sendable {
 
     /// Starts `teabag arguments…` in `directory` with `environment` added to this process's own.
     public init(_ arguments: [String], directory: String? = nil, environment: [String: String] = [:]) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: Repository.teabag)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        child = try ChildProcess(Repository.teabag, arguments, directory: directory,
+                                 environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+                                 stdout: .pipe, stderr: .pipe)
         let output = self.output
-        out.fileHandleForReading.readabilityHandler = { handle in
+        child.stdout?.readabilityHandler = { handle in
             let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil }
             output.withLock { $0.stdout += String(decoding: data, as: UTF8.self) }
         }
-        err.fileHandleForReading.readabilityHandler = { handle in
+        child.stderr?.readabilityHandler = { handle in
             let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil }
             output.withLock { $0.stderr += String(decoding: data, as: UTF8.self) }
         }
-        try Self.spawning { try process.run() }
     }
 
-    /// Foundation's `Process.run` is not safe to call from several threads
-    /// at once: with suites spawning in parallel it crashed in its own
-    /// memmove. Every spawn of the test process goes through this lock.
-    public static func spawning<T>(_ body: () throws -> T) rethrows -> T {
-        try spawnLock.withLock { _ in try body() }
-    }
-
-    private static let spawnLock = Mutex(())
-
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { child.pid }
     public var stdout: String { output.withLock { $0.stdout } }
     public var stderr: String { output.withLock { $0.stderr } }
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { child.isRunning }
 
     /// The URL of the readiness line `teabag <role> listening on http://…`, once printed.
     public func waitUntilListening(_ role: String, seconds: Double = 30) async throws -> String? {
@@ -63,32 +49,26 @@ public final class TeaBagProcess: Sendable {
             if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
                 return String(line.dropFirst(prefix.count))
             }
-            if !process.isRunning { return nil }
+            if !child.isRunning { return nil }
             try await Task.sleep(for: .milliseconds(20))
         }
         return nil
     }
 
-    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    public func signal(_ signal: Int32) { child.signal(signal) }
 
     /// The exit status, or nil if it did not exit within `seconds`.
     public func waitForExit(seconds: Double = 10) async throws -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { return nil }
+        guard let status = try await child.waitForExit(seconds: seconds) else { return nil }
         // Let the pipe handlers drain.
         try await Task.sleep(for: .milliseconds(50))
-        return process.terminationStatus
+        return status
     }
 
-    /// A test that fails half-way must not leave its processes behind.
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
-    /// Ends the process (SIGKILL) if it still runs.
+    /// Ends the process (SIGKILL) if it still runs; `ChildProcess` kills a
+    /// forgotten one when the test lets go of it.
     public func kill9() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        child.signal(SIGKILL)
+        child.waitUntilExit()
     }
 }

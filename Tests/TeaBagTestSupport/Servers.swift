@@ -34,21 +34,19 @@ public func eventually(_ seconds: Double, _ condition: () async throws -> Bool) 
     return try await condition()
 }
 
+/// How long a server may take to bind: generous, since a whole suite starts
+/// dozens of servers at once on two cores.
+let serverStartSeconds = 30.0
+
 /// A running table; `stop()` ends it.
 public struct RunningTable: Sendable {
     public let server: TableServer
     public let url: String
     public let key: String
-    let task: Task<Void, any Error>
-    let group: ServiceGroup
+    let services: InProcessServices
 
-    /// A graceful shutdown, as SIGTERM gives: open streams end and the
-    /// server closes its connections (a cancelled server can wait forever
-    /// on an SSE response that only ends on graceful shutdown).
-    public func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = await task.result
-    }
+    /// A graceful shutdown, as SIGTERM gives (see `InProcessServices`).
+    public func stop() async { await services.stop() }
 }
 
 public let testTableKey = "test-table-key-0123456789"
@@ -64,13 +62,12 @@ public func startTable(data: String, key: String = testTableKey, clock: (@Sendab
     configure(&configuration)
     let server = try TableServer.build(configuration: configuration, logger: logger,
                                        clock: clock ?? WallClock.milliseconds)
-    let group = ServiceGroup(configuration: .init(services: [.init(service: server.application)], logger: logger))
-    let task = Task { try await group.run() }
-    guard try await eventually(10, { server.address.url != nil }), let url = server.address.url else {
-        task.cancel()
-        throw CancellationError()
+    let services = InProcessServices([server.application], logger: logger)
+    guard try await eventually(serverStartSeconds, { server.address.url != nil }), let url = server.address.url else {
+        await services.stop()
+        throw TestFailure("the \(logger.label) did not start listening within \(serverStartSeconds) s")
     }
-    return RunningTable(server: server, url: url + "/", key: configuration.key ?? "", task: task, group: group)
+    return RunningTable(server: server, url: url + "/", key: configuration.key ?? "", services: services)
 }
 
 /// A running store; `stop()` ends it.
@@ -80,17 +77,13 @@ public struct RunningStore: Sendable {
     public let url: String
     public let key: String
     public let data: String
-    let task: Task<Void, any Error>
-    let group: ServiceGroup
+    let services: InProcessServices
 
     /// `http://127.0.0.1:PORT/user/N/`: the store URL a user enrolls (§2.4).
     public func userURL(_ user: Int = 1) -> String { url + "user/\(user)/" }
 
     /// Graceful, like the table's `stop()`.
-    public func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = await task.result
-    }
+    public func stop() async { await services.stop() }
 }
 
 public let testStoreKey = "test-store-key-0123456789"
@@ -108,11 +101,10 @@ public func startStore(data: String, key: String = testStoreKey, clock: (@Sendab
     configure(&configuration)
     let server = try StoreServer.build(configuration: configuration, logger: logger,
                                        clock: clock ?? WallClock.milliseconds)
-    let group = ServiceGroup(configuration: .init(services: [.init(service: server.application)], logger: logger))
-    let task = Task { try await group.run() }
-    guard try await eventually(10, { server.address.url != nil }), let url = server.address.url else {
-        task.cancel()
-        throw CancellationError()
+    let services = InProcessServices([server.application], logger: logger)
+    guard try await eventually(serverStartSeconds, { server.address.url != nil }), let url = server.address.url else {
+        await services.stop()
+        throw TestFailure("the \(logger.label) did not start listening within \(serverStartSeconds) s")
     }
-    return RunningStore(server: server, url: url + "/", key: key, data: data, task: task, group: group)
+    return RunningStore(server: server, url: url + "/", key: key, data: data, services: services)
 }
