@@ -14,9 +14,9 @@ import TeaBagTestSupport
         let b = try await startClient(user)
         let seen = UpdateLog(await b.updates("main", type: "counter", path: "/hits"))
         #expect(try await a.push("main", "counter", "/hits", 5) == 5)
-        #expect(try await eventually(5) { seen.all.last?.value == 5 })
+        #expect(try await eventually(20) { seen.all.last?.value == 5 })
         #expect(try await b.get("main", "counter", "/hits") == 5)
-        #expect(try await eventually(5) { try await converged(user, [a, b], "counter", "/hits") })
+        #expect(try await eventually(20) { try await converged(user, [a, b], "counter", "/hits") })
         #expect(try await storeOplog(user, 0, "counter", "/hits").count == 2)
         seen.cancel()
         await a.close()
@@ -38,7 +38,7 @@ import TeaBagTestSupport
         let user = try await EnrolledUser.start(stores: 2)
         let client = try await startClient(user, pruneMinOps: 6)
         for _ in 0..<3 { try await client.push("main", "counter", "/n", 1) }
-        #expect(try await eventually(5) { try await converged(user, [client], "counter", "/n") })
+        #expect(try await eventually(20) { try await converged(user, [client], "counter", "/n") })
 
         let down = user.stores[1]
         let port = URL(string: down.url)!.port!
@@ -48,7 +48,7 @@ import TeaBagTestSupport
         let waiting = await client.status().channels[0].stores.first { $0.url == down.userURL(1) }
         #expect(waiting?.outbox == 5)
         // The live store holds all eight; the down store holds pruning back.
-        #expect(try await eventually(5) { try await storeOplog(user, 0, "counter", "/n").count == 9 })
+        #expect(try await eventually(20) { try await storeOplog(user, 0, "counter", "/n").count == 9 })
 
         let back = try await startStore(data: down.data, configure: { $0.port = port })
         #expect(try await eventually(15) {
@@ -70,7 +70,7 @@ import TeaBagTestSupport
         let user = try await EnrolledUser.start(stores: 2)
         let client = try await startClient(user)
         for _ in 0..<3 { try await client.push("main", "counter", "/c", 1) }
-        #expect(try await eventually(5) { try await converged(user, [client], "counter", "/c") })
+        #expect(try await eventually(20) { try await converged(user, [client], "counter", "/c") })
         let ops = try await user.client(0).ops("counter", "/c")
         let node = try #require(ops[1]["node"]?.stringValue)
 
@@ -120,7 +120,7 @@ import TeaBagTestSupport
         try await client.push("loose", "counter", "/v", 2)
         let strictOps = StoreClient(userURL: strict.userURL(1), token: try await Enrollment.storeToken(
             tableURL: user.table.url, session: user.session, storeUserURL: strict.userURL(1), channel: "loose"))
-        #expect(try await eventually(5) { try await strictOps.ops("counter", "/v").compactMap { $0["payload"] } == [2] })
+        #expect(try await eventually(20) { try await strictOps.ops("counter", "/v").compactMap { $0["payload"] } == [2] })
         await client.close()
         await lenient.stop()
         await strict.stop()
@@ -135,7 +135,7 @@ import TeaBagTestSupport
         let revoke = try await HTTP.request(.DELETE, user.table.url + "user/1/session/\(session)")
         #expect(revoke.status == 200)
         var failure: TeaBagError?
-        _ = try await eventually(5) {
+        _ = try await eventually(20) {
             do { try await client.push("main", "counter", "/x", 1) } catch let error as TeaBagError { failure = error }
             return failure != nil
         }

@@ -11,7 +11,7 @@ import TeaBagTestSupport
         let user = try await EnrolledUser.start(stores: 1)
         let client = try await startClient(user)
         for _ in 0..<3 { try await client.push("main", "counter", "/m", 1) }
-        #expect(try await eventually(5) { await client.isQuiet() })
+        #expect(try await eventually(20) { await client.isQuiet() })
 
         let added = try await startStore(data: try temporaryDirectory("store"))
         try await Enrollment.enroll(tableURL: user.table.url, storeURL: added.url)
@@ -28,7 +28,7 @@ import TeaBagTestSupport
         try await client.refreshTable()
         #expect(try await client.stores(of: "main").map(\.userURL) == [user.store.userURL(1)])
         try await client.push("main", "counter", "/m", 1)
-        #expect(try await eventually(5) { try await user.client(0).ops("counter", "/m").count == 5 })
+        #expect(try await eventually(20) { try await user.client(0).ops("counter", "/m").count == 5 })
         #expect(try await addedClient.ops("counter", "/m").count == 4)
 
         try await Enrollment.enroll(tableURL: user.table.url, storeURL: added.url, channel: "later")

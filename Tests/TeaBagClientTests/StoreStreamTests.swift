@@ -156,7 +156,7 @@ struct StoreStreamTests {
         defer { events.stop() }
         try await events.expect(["connected(resumed: false)", "op(note /x orig-1)", "resync"])
         if case .op(_, let op) = events.events.current[1] { #expect(op.json == FixtureServer.originalOp) }
-        #expect(try await eventually(2) { fixture.polls.current.count >= 3 })
+        #expect(try await eventually(20) { fixture.polls.current.count >= 3 })
         #expect(Array(fixture.polls.current.prefix(3)) == [nil, "r1", "r2"])
         #expect(events.disconnections.isEmpty)
     }
@@ -206,8 +206,8 @@ struct StoreStreamTests {
         try await events.expect(["connected(resumed: false)"])
         #expect(fixture.openTicking.current == 1)
         events.stop()
-        #expect(try await eventually(2) { events.ended.current })
-        #expect(try await eventually(2) { fixture.openTicking.current == 0 })
+        #expect(try await eventually(20) { events.ended.current })
+        #expect(try await eventually(20) { fixture.openTicking.current == 0 })
         #expect(events.disconnections.isEmpty)
     }
 }

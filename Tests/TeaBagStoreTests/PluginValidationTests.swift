@@ -118,7 +118,7 @@ struct PluginValidationTests {
         #expect(try await c.value("counter", "/h").errorName == "StoreError:NoReducer")
 
         try FileManager.default.copyItem(atPath: Repository.plugins + "/counter.so", toPath: plugins + "/counter.so")
-        #expect(try await eventually(5) { u.store.server.plugins.types.contains("counter") })
+        #expect(try await eventually(20) { u.store.server.plugins.types.contains("counter") })
         let refused = try await c.push("counter", "/h", payloadOp(2, "h2", "not a number"))
         #expect(refused.status == 400)
         #expect(refused.errorName == "StoreError:InvalidOp")
