@@ -63,6 +63,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .target(name: "TeaBagTable", dependencies: [
             "TeaBagCore", "TeaBagServerKit", "TeaBagConfig",
@@ -134,13 +135,24 @@ let package = Package(
             "TeaBag", "TeaBagTestSupport", "TeaBagCore", "TeaBagStore", "TeaBagTable",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
+        // Bad input and attacks against the table, store and agent APIs (issue 8
+        // part 3): each refused with a 4xx JSON error and the database unchanged;
+        // the OpenAPI descriptions kept true, and schemathesis run against them.
+        .testTarget(name: "TeaBagSecurityTests", dependencies: [
+            "TeaBagTestSupport", "TeaBagCore", "TeaBagServerKit", "TeaBagTable", "TeaBagStore", "TeaBagAgent", "TeaBag",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "TeaBagCoreTests", dependencies: [
-            "TeaBagCore",
+            "TeaBagCore", "TeaBagTestSupport",
         ]),
         // A deterministic simulation of client engines, stores and a faulty
         // network over virtual time (SPEC §3: the three promises, every step).
         .testTarget(name: "TeaBagSimulationTests", dependencies: [
-            "TeaBag", "TeaBagCore",
+            "TeaBag", "TeaBagCore", "TeaBagTestSupport",
         ]),
         .testTarget(name: "TeaBagPluginsTests", dependencies: [
             "TeaBagPlugins", "TeaBagConfig", "TeaBagTestSupport",

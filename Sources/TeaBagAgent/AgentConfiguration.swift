@@ -23,7 +23,15 @@ public struct AgentConfiguration: Sendable {
     public var port: Int?
     public var durability: SQLiteClientStorage.Durability = .normal
     public var tableRefreshMs = 60_000
+    /// A local connection that delivers no complete request head or body
+    /// part for this long is closed (a stuck or slowloris client); longer
+    /// than clients keep an idle connection (AsyncHTTPClient: 60 s).
+    public var idleTimeoutMs = 75_000
     public var pruneMinOps = 32
+    /// Test-only: added to this machine's clock before the client reads it,
+    /// so that a fault test can give one agent a skewed clock (±1 h) on a
+    /// machine whose clock is right. 0 in any real deployment.
+    public var clockOffsetMs: Int64 = 0
     public var pluginDirectories: [String] = ["Plugins"]
     public var pluginPollMs = 500
     public var declaredReducers: [DeclaredReducer] = []
@@ -48,7 +56,9 @@ public struct AgentConfiguration: Sendable {
         port = tcp < 0 ? nil : tcp
         durability = agent.string(forKey: "durability").flatMap(SQLiteClientStorage.Durability.init(rawValue:)) ?? durability
         tableRefreshMs = agent.milliseconds(forKey: "table_refresh", default: tableRefreshMs)
+        idleTimeoutMs = agent.milliseconds(forKey: "idle_timeout", default: idleTimeoutMs)
         logLevel = agent.string(forKey: "log_level").flatMap(Logger.Level.init(rawValue:)) ?? logLevel
+        clockOffsetMs = Int64(agent.int(forKey: "clock_offset_ms", default: Int(clockOffsetMs)))
         pruneMinOps = settings.reader.scoped(to: "prune").int(forKey: "min_ops", default: pruneMinOps)
         let plugins = try PluginSettings(settings: settings, defaultDirectories: pluginDirectories, defaultPollMs: pluginPollMs,
                                          extra: extraPluginDirectories)
@@ -69,10 +79,18 @@ public struct AgentConfiguration: Sendable {
         if let port, !(0...65535).contains(port) { throw bad("agent.port", "must be from 0 to 65535, or -1 for none") }
         guard pruneMinOps >= 1 else { throw bad("prune.min_ops", "must be at least 1") }
         guard tableRefreshMs >= 100 else { throw bad("agent.table_refresh", "must be at least 100ms") }
+        guard idleTimeoutMs >= 100 else { throw bad("agent.idle_timeout", "must be at least 100ms") }
         guard pluginPollMs >= 10 else { throw bad("plugins.poll_ms", "must be at least 10") }
         guard socketPath.utf8.count < 104 else {
             throw bad("agent.socket", "the socket path \(socketPath) is too long for a Unix socket (at most 103 bytes); use a shorter --socket or --data")
         }
+    }
+
+    /// The clock the client runtime reads: the machine's, moved by the
+    /// test-only `clock_offset_ms`.
+    public var clock: @Sendable () -> Int64 {
+        let offset = clockOffsetMs
+        return { @Sendable in WallClock.milliseconds() + offset }
     }
 
     /// The client runtime's configuration.

@@ -51,12 +51,19 @@ struct AgentRoutes {
     }
 
     /// `:channel/:type/*path`; the path is everything after the type.
+    /// Each is percent-decoded strictly: bytes that are not UTF-8 are refused
+    /// rather than kept encoded, which would read or write another path.
     private func target(_ context: ServerContext) throws -> (String, String, String) {
-        let channel = context.parameters.get("channel") ?? ""
-        let type = context.parameters.get("type") ?? ""
-        let rest = context.parameters.getCatchAll().joined(separator: "/")
-        let path = "/" + (rest.removingPercentEncoding ?? rest)
-        return (channel.removingPercentEncoding ?? channel, type.removingPercentEncoding ?? type, path)
+        guard let channel = context.decodedParameter("channel") else {
+            throw APIError.notFound("TableError:UnknownChannel", "the channel name is not UTF-8 text")
+        }
+        guard let type = context.decodedParameter("type") else {
+            throw APIError.badRequest("UserError:InvalidType", "the type is not UTF-8 text")
+        }
+        guard let rest = PercentDecoding.decode(context.parameters.getCatchAll().joined(separator: "/")) else {
+            throw APIError.badRequest("UserError:InvalidPath", "the path is not UTF-8 text")
+        }
+        return (channel, type, "/" + rest)
     }
 
     /// One SSE event per value change: `{channel, type, path, value, sha}`,

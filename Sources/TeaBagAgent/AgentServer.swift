@@ -3,6 +3,7 @@
 /// loopback TCP port, with its background services.
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -21,6 +22,8 @@ public struct AgentServer: Sendable {
     public let services: [any Service]
     /// The TCP listener's address once bound (nil without one).
     public let tcpAddress: BoundAddress
+    /// Every route of the local API, `METHOD /path/{param}` (docs/openapi/agent.yaml describes each).
+    public let routes: [String]
 
     public static func build(configuration: AgentConfiguration, logger: Logger, announce: Bool = false) throws -> AgentServer {
         try configuration.validate()
@@ -35,7 +38,7 @@ public struct AgentServer: Sendable {
             throw ConfigError(origin: "", key: "", problem: error.message)
         }
         let client = TeaBagClient(configuration.clientConfiguration(storage: storage), reducers: ReducerRegistry(plugins: plugins),
-                                  logger: logger)
+                                  logger: logger, clock: configuration.clock)
         let routes = AgentRoutes(client: client, plugins: plugins, metrics: metrics, limits: BodyLimits(), started: Date())
         func router() -> Router<ServerContext> {
             let router = Router(context: ServerContext.self)
@@ -45,8 +48,9 @@ public struct AgentServer: Sendable {
             return router
         }
         let socketPath = configuration.socketPath
+        let server = HTTPServerBuilder.teabag(idleTimeout: .milliseconds(configuration.idleTimeoutMs))
         var services: [any Service] = [
-            Application(router: router(), configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "teabag-agent"),
+            Application(router: router(), server: server, configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "teabag-agent"),
                         onServerRunning: { _ in
                             // The data directory is 0700 already; the socket itself is the user's alone too.
                             chmod(socketPath, 0o600)
@@ -55,7 +59,7 @@ public struct AgentServer: Sendable {
         ]
         let tcpAddress = BoundAddress()
         if let port = configuration.port {
-            services.append(Application(router: router(), configuration: .init(address: .hostname(configuration.host, port: port), serverName: "teabag-agent"),
+            services.append(Application(router: router(), server: server, configuration: .init(address: .hostname(configuration.host, port: port), serverName: "teabag-agent"),
                                         onServerRunning: { channel in
                                             tcpAddress.set(channel)
                                             if announce, let url = tcpAddress.url { Readiness.announce("teabag agent listening on \(url)") }
@@ -65,7 +69,7 @@ public struct AgentServer: Sendable {
         services.append(PluginWatcher(plugins: plugins, interval: .milliseconds(configuration.pluginPollMs), logger: logger))
         services.append(PeriodicTask(every: .seconds(1)) { await AgentGauges.update(metrics, client: client) })
         return AgentServer(client: client, plugins: plugins, metrics: metrics, configuration: configuration,
-                           services: services, tcpAddress: tcpAddress)
+                           services: services, tcpAddress: tcpAddress, routes: router().routes.map(\.description))
     }
 }
 

@@ -31,6 +31,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "A plugin directory (repeatable; added to plugins.directories).")
     var plugins: [String] = []
 
+    @Option(name: .customLong("clock-offset-ms"), help: ArgumentHelp("Test-only: move this agent's clock by N ms (agent.clock_offset_ms).", visibility: .hidden))
+    var clockOffsetMs: Int?
+
     func run() async throws {
         var extra: [String: ConfValue.Scalar] = [:]
         if let tableURL { extra["agent.table_url"] = .string(tableURL) }
@@ -38,6 +41,7 @@ struct AgentCommand: AsyncParsableCommand {
         if let sessionToken { extra["agent.session_token"] = .string(sessionToken) }
         if let master { extra["agent.master"] = .string(master) }
         if let socket { extra["agent.socket"] = .string(socket) }
+        if let clockOffsetMs { extra["agent.clock_offset_ms"] = .int(clockOffsetMs) }
         let settings = try await common.settings(section: "agent", extra: extra)
         var configuration = try RoleRunner.starting("agent") { try AgentConfiguration(settings: settings, extraPluginDirectories: plugins) }
         if !channel.isEmpty { configuration.channels = channel }

@@ -38,6 +38,9 @@ public enum ConfigSchema {
         .init("table.body_limit", .int),
         .init("table.master_hash_rounds", .int),
         .init("table.confirm_timeout_ms", .int),
+        .init("table.idle_timeout", .duration),
+        .init("table.auth_failures", .int),
+        .init("table.auth_failure_window", .duration),
         .init("table.log_level", .string, choices: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         // store
         .init("store.host", .string),
@@ -50,6 +53,9 @@ public enum ConfigSchema {
         .init("store.unknown_types", .string, choices: ["accept", "reject"]),
         .init("store.body_limit", .int),
         .init("store.stream_retention", .int),
+        .init("store.idle_timeout", .duration),
+        .init("store.auth_failures", .int),
+        .init("store.auth_failure_window", .duration),
         .init("store.log_level", .string, choices: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         // agent
         .init("agent.table_url", .string, environment: ["TEABAG_AGENT_TABLE_URL"]),
@@ -63,6 +69,8 @@ public enum ConfigSchema {
         .init("agent.port", .int),
         .init("agent.durability", .string, choices: ["full", "normal"]),
         .init("agent.table_refresh", .duration),
+        .init("agent.idle_timeout", .duration),
+        .init("agent.clock_offset_ms", .int),
         .init("agent.log_level", .string, choices: ["trace", "debug", "info", "notice", "warning", "error", "critical"]),
         // prune (agent and library)
         .init("prune.min_ops", .int),

@@ -10,9 +10,15 @@ public enum OplogKey {
     }
 
     /// A path normalized as a POSIX absolute path (`foo//bar/./` → `/foo/bar`),
-    /// or nil when it is empty, holds a NUL, or a `..` leaves the root.
+    /// or nil when it is empty, holds a control character or a backslash, or
+    /// a `..` leaves the root.
+    ///
+    /// Control characters (NUL, CR, LF…) and backslashes are refused so that
+    /// a path stays one safe token wherever it is shown or mapped: a log
+    /// line, a terminal, a file name on a client (`\` separates there on
+    /// Windows, where `..\..` would climb).
     public static func normalizePath(_ path: String) -> String? {
-        guard !path.isEmpty, !path.utf8.contains(0) else { return nil }
+        guard !path.isEmpty, !path.utf8.contains(where: isForbiddenInPath) else { return nil }
         var parts: [Substring] = []
         for component in path.split(separator: "/", omittingEmptySubsequences: true) {
             switch component {
@@ -24,5 +30,10 @@ public enum OplogKey {
             }
         }
         return "/" + parts.joined(separator: "/")
+    }
+
+    /// C0 controls, DEL and the backslash.
+    static func isForbiddenInPath(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == 0x7F || byte == 0x5C
     }
 }

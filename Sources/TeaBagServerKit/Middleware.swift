@@ -1,6 +1,7 @@
 /// Middleware shared by the servers: one thing each.
 import Foundation
 import Hummingbird
+import NIOCore
 import Logging
 
 /// Logs each request once, with secrets redacted, and counts it by route and status.
@@ -50,11 +51,13 @@ public struct ObservedRequests<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The request context of TeaBag's servers: Hummingbird's basic one with
-/// the body limit of SPEC §2.1.
-public struct ServerContext: RequestContext {
+/// the body limit of SPEC §2.1, and the peer's address (for `FailureLimit`).
+public struct ServerContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
     /// Bodies are read through `Request.jsonBody`, which applies the configured limit.
     public var maxUploadSize: Int { 64 << 20 }

@@ -25,6 +25,11 @@ extension Request {
             return try await body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "\(errorKind):BodyTooLarge", "the body is over the limit of \(limit) bytes")
+        } catch {
+            // The parser broke off (a bad chunk, the connection closed before
+            // Content-Length bytes): the client's fault, never a 500. The
+            // connection is gone by now; this names it in the log and metrics.
+            throw APIError.badRequest("\(errorKind):IncompleteBody", "the body could not be read to its end (\(error))")
         }
     }
 

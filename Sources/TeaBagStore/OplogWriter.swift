@@ -45,6 +45,7 @@ final class OplogWriter: Sendable {
 
     private let pool: DatabasePool
     private let plugins: PluginHost
+    private let folds: WriterFold
     private let logger: Logger
     private let pending = Mutex<[Request]>([])
     private let signal: AsyncStream<Void>.Continuation
@@ -64,6 +65,7 @@ final class OplogWriter: Sendable {
          onCommit: @escaping @Sendable ([AcceptedOp]) -> Void, onCommitTiming: @escaping @Sendable (Duration, Int) -> Void) {
         self.pool = pool
         self.plugins = plugins
+        self.folds = WriterFold(plugins: plugins, logger: logger)
         self.logger = logger
         self.onCommit = onCommit
         self.onCommitTiming = onCommitTiming
@@ -114,7 +116,8 @@ final class OplogWriter: Sendable {
             // Nothing of this batch is acknowledged; the cache may hold its uncommitted state.
             cache.withLock { $0 = WriterCache() }
             logger.error("write transaction failed; \(batch.count) request(s) refused: \(error)")
-            for request in batch { request.continuation.resume(throwing: error) }
+            let answer = StorageFailure.answer(for: error)
+            for request in batch { request.continuation.resume(throwing: answer) }
         }
     }
 
@@ -140,19 +143,20 @@ final class OplogWriter: Sendable {
                state.lastKey.map({ $0 < opKey }) ?? true {
                 // The common case: the new op sorts last; fold it alone.
                 // Through the host, so that an op the reducer skips is counted and logged (SPEC §4.1).
-                let outcome = plugins.fold(with: reducer, state: value, ops: [op][...])
-                state.value = outcome.value
-                state.skipped += outcome.skipped.count
-                state.lastKey = opKey
-                state.valueDate = op.date
-                state.valueSHA = op.sha
+                if let outcome = folds.fold(with: reducer, state: value, ops: [op][...]) {
+                    state.value = outcome.value
+                    state.skipped += outcome.skipped.count
+                    state.lastKey = opKey
+                    state.valueDate = op.date
+                    state.valueSHA = op.sha
+                } else {
+                    state.markStale()
+                }
             } else {
                 // Out of order (or no reducer): folding again now would cost
                 // the whole oplog on every such push. The value goes stale
                 // instead and is folded when it is read (StoreService.value).
-                state.value = nil
-                state.valueVersion = nil
-                state.lastKey = nil
+                state.markStale()
             }
         case .replaceBase:
             let ops = try PathState.ops(db, pathID: state.id, base: state.base)
@@ -199,16 +203,17 @@ final class OplogWriter: Sendable {
     /// Folds the whole path again (a late op, a new base, another reducer).
     private func refold(_ db: Database, _ state: inout PathState, type: String) throws {
         guard let reducer = plugins.reducer(for: type) else {
-            state.value = nil
-            state.valueVersion = nil
-            state.lastKey = nil
+            state.markStale()
             return
         }
         let ops = try PathState.ops(db, pathID: state.id, base: state.base)
-        let outcome = plugins.fold(type: type, state: state.base.value ?? .null, ops: ops[...])
-        state.value = outcome?.value ?? state.base.value
+        guard let outcome = folds.fold(with: reducer, state: state.base.value ?? .null, ops: ops[...]) else {
+            state.markStale()
+            return
+        }
+        state.value = outcome.value
         state.valueVersion = tag(reducer)
-        state.skipped = outcome?.skipped.count ?? 0
+        state.skipped = outcome.skipped.count
         state.lastKey = ops.last.map { MergeRules.orderKey($0, base: state.base) }
         state.valueDate = ops.last?.date ?? state.base.date
         state.valueSHA = ops.last?.sha ?? state.base.sha

@@ -21,6 +21,13 @@ struct PathState: Sendable {
     var valueSHA: String
     var skipped: Int
 
+    /// No value kept: the next `GET value` folds the path.
+    mutating func markStale() {
+        value = nil
+        valueVersion = nil
+        lastKey = nil
+    }
+
     static func load(_ db: Database, key: PathKey) throws -> PathState? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM paths WHERE user_id = ? AND type = ? AND path = ?",
                                          arguments: [key.user, key.type, key.path]) else { return nil }

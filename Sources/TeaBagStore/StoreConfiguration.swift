@@ -28,6 +28,13 @@ public struct StoreConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Seconds between SSE keep-alive comments.
     public var heartbeatSeconds = 15
+    /// A connection that delivers no complete request head or body part for
+    /// this long is closed (slowloris); longer than a long poll (SPEC §2.3),
+    /// and than clients keep an idle connection (AsyncHTTPClient: 60 s), so
+    /// that a client never sends on a connection the server is closing.
+    public var idleTimeoutMs = 75_000
+    /// 401s allowed per remote address and window before 429.
+    public var authFailures = FailureLimiter.Settings()
 
     public init() {}
 
@@ -43,6 +50,9 @@ public struct StoreConfiguration: Sendable {
         unknownTypes = store.string(forKey: "unknown_types").flatMap(UnknownTypes.init(rawValue:)) ?? unknownTypes
         bodyLimit = store.int(forKey: "body_limit", default: bodyLimit)
         streamRetention = store.int(forKey: "stream_retention", default: streamRetention)
+        idleTimeoutMs = store.milliseconds(forKey: "idle_timeout", default: idleTimeoutMs)
+        authFailures.maxFailures = store.int(forKey: "auth_failures", default: authFailures.maxFailures)
+        authFailures.windowMs = store.milliseconds(forKey: "auth_failure_window", default: authFailures.windowMs)
         logLevel = store.string(forKey: "log_level").flatMap(Logger.Level.init(rawValue:)) ?? logLevel
         let plugins = try PluginSettings(settings: settings, defaultDirectories: pluginDirectories, defaultPollMs: pluginPollMs,
                                          extra: extraPluginDirectories)
@@ -58,6 +68,11 @@ public struct StoreConfiguration: Sendable {
         guard longPollDelayMs >= 1 else { throw bad("store.long_poll_delay", "must be positive") }
         guard bodyLimit >= 1024 else { throw bad("store.body_limit", "must be at least 1024 bytes") }
         guard streamRetention >= 1 else { throw bad("store.stream_retention", "must be positive") }
+        guard idleTimeoutMs > longPollDelayMs else {
+            throw bad("store.idle_timeout", "must be longer than store.long_poll_delay (\(longPollDelayMs)ms)")
+        }
+        guard authFailures.maxFailures >= 0 else { throw bad("store.auth_failures", "must be 0 (no limit) or more") }
+        guard authFailures.windowMs >= 1 else { throw bad("store.auth_failure_window", "must be positive") }
         guard pluginPollMs >= 10 else { throw bad("plugins.poll_ms", "must be at least 10") }
     }
 }

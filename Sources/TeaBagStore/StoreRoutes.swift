@@ -45,8 +45,7 @@ struct StoreRoutes: Sendable {
 
         router.post("/user/:user_id/oplog") { request, context in
             let user = try await authorize(request, context)
-            let query = request.uri.queryParameters
-            let key = try StoreService.key(type: query["type"].map(String.init), path: query["path"].map(String.init))
+            let key = try oplogKey(request)
             let body = try await request.jsonBody(limits, errorKind: "UserError")
             let outcome = try await service.push(user: user.id, type: key.type, path: key.path, body: body)
             return outcome == .noop ? Response.json(["ok": true, "noop": true]) : Response.ok
@@ -63,15 +62,13 @@ struct StoreRoutes: Sendable {
 
         router.get("/user/:user_id/oplog") { request, context in
             let user = try await authorize(request, context)
-            let query = request.uri.queryParameters
-            let key = try StoreService.key(type: query["type"].map(String.init), path: query["path"].map(String.init))
+            let key = try oplogKey(request)
             return Response.json(.array(try service.oplog(user: user.id, type: key.type, path: key.path)))
         }
 
         router.get("/user/:user_id/value") { request, context in
             let user = try await authorize(request, context)
-            let query = request.uri.queryParameters
-            let key = try StoreService.key(type: query["type"].map(String.init), path: query["path"].map(String.init))
+            let key = try oplogKey(request)
             return Response.json(try service.value(user: user.id, type: key.type, path: key.path))
         }
 
@@ -114,6 +111,13 @@ struct StoreRoutes: Sendable {
             }
             try await writer.finish(nil)
         })
+    }
+
+    /// `?type=&path=`, decoded strictly: bytes that are not UTF-8 are refused,
+    /// never turned into U+FFFD (which would alias different paths).
+    func oplogKey(_ request: Request) throws -> (type: String, path: String) {
+        try StoreService.key(type: try request.query("type", invalid: StoreService.invalidType),
+                             path: try request.query("path", invalid: StoreService.invalidPath))
     }
 
     func authorize(_ request: Request, _ context: ServerContext) async throws -> StoreUser {

@@ -21,6 +21,8 @@ public struct StoreServer: Sendable {
     public let metrics: ServerMetrics
     public let generatedKeyPath: String?
     public let adminKey: String
+    /// Every route the router serves, `METHOD /path/{param}` (docs/openapi/store.yaml describes each).
+    public let routes: [String]
 
     public static func build(configuration: StoreConfiguration, logger: Logger,
                              clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds,
@@ -52,6 +54,7 @@ public struct StoreServer: Sendable {
 
         let router = Router(context: ServerContext.self)
         router.add(middleware: ObservedRequests(metrics: metrics))
+        router.add(middleware: FailureLimit(FailureLimiter(configuration.authFailures, clock: clock)))
         router.addOperationalRoutes(metrics: metrics)
         StoreRoutes(service: service, hub: hub, adminKey: key, limits: BodyLimits(maxBytes: configuration.bodyLimit),
                     longPollDelay: .milliseconds(configuration.longPollDelayMs)).register(on: router)
@@ -72,6 +75,7 @@ public struct StoreServer: Sendable {
         ]
         let application = Application(
             router: router,
+            server: .teabag(idleTimeout: .milliseconds(configuration.idleTimeoutMs)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "teabag-store"),
             services: services,
             onServerRunning: { channel in
@@ -81,7 +85,7 @@ public struct StoreServer: Sendable {
             logger: logger
         )
         return StoreServer(application: application, service: service, plugins: plugins, address: address, metrics: metrics,
-                           generatedKeyPath: generatedKeyPath, adminKey: key)
+                           generatedKeyPath: generatedKeyPath, adminKey: key, routes: router.routes.map(\.description))
     }
 }
 

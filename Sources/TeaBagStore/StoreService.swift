@@ -92,14 +92,14 @@ public final class StoreService: Sendable {
 
     // MARK: pushing ops
 
+    static let invalidType = APIError.badRequest("UserError:InvalidType", "type must be 1 to 64 of [A-Za-z0-9_-]")
+    static let invalidPath = APIError.badRequest("UserError:InvalidPath",
+                                                 "path must be a non-empty UTF-8 path that stays under /, without control characters or backslashes")
+
     /// Validates `type` and normalizes `path`.
     static func key(type: String?, path: String?) throws -> (type: String, path: String) {
-        guard let type, OplogKey.isValidType(type) else {
-            throw APIError.badRequest("UserError:InvalidType", "type must be 1 to 64 of [A-Za-z0-9_-]")
-        }
-        guard let raw = path, let normalized = OplogKey.normalizePath(raw) else {
-            throw APIError.badRequest("UserError:InvalidPath", "path must be a non-empty path that stays under / (no NUL)")
-        }
+        guard let type, OplogKey.isValidType(type) else { throw invalidType }
+        guard let raw = path, let normalized = OplogKey.normalizePath(raw) else { throw invalidPath }
         return (type, normalized)
     }
 

@@ -11,6 +11,11 @@
 /// - `table.body_limit` (int, default 1 MiB): larger bodies get 413.
 /// - `table.master_hash_rounds` (int, default 100,000): PBKDF2 rounds of new master hashes.
 /// - `table.confirm_timeout_ms` (int, default 10,000): how long enrollment waits for a store.
+/// - `table.idle_timeout` (duration, default 75s): a connection that delivers no complete request
+///   head or body part for this long is closed (slowloris, a body shorter than its Content-Length);
+///   longer than clients keep idle connections (AsyncHTTPClient: 60 s), so none sends on a closing one.
+/// - `table.auth_failures` (int, default 20; 0: no limit) and `table.auth_failure_window` (duration,
+///   default 60s): an address answered that many 401s within the window gets 429 until it ends.
 /// - `table.log_level` (default `info`).
 import Configuration
 import Foundation
@@ -28,6 +33,8 @@ public struct TableConfiguration: Sendable {
     public var bodyLimit = 1 << 20
     public var masterHashRounds = 100_000
     public var confirmTimeoutMs = 10_000
+    public var idleTimeoutMs = 75_000
+    public var authFailures = FailureLimiter.Settings()
     public var logLevel: Logger.Level = .info
 
     public init() {}
@@ -43,6 +50,9 @@ public struct TableConfiguration: Sendable {
         bodyLimit = table.int(forKey: "body_limit", default: bodyLimit)
         masterHashRounds = table.int(forKey: "master_hash_rounds", default: masterHashRounds)
         confirmTimeoutMs = table.int(forKey: "confirm_timeout_ms", default: confirmTimeoutMs)
+        idleTimeoutMs = table.milliseconds(forKey: "idle_timeout", default: idleTimeoutMs)
+        authFailures.maxFailures = table.int(forKey: "auth_failures", default: authFailures.maxFailures)
+        authFailures.windowMs = table.milliseconds(forKey: "auth_failure_window", default: authFailures.windowMs)
         logLevel = table.string(forKey: "log_level").flatMap(Logger.Level.init(rawValue:)) ?? logLevel
         try validate()
     }
@@ -59,5 +69,8 @@ public struct TableConfiguration: Sendable {
         guard bodyLimit >= 1024 else { throw bad("body_limit", "must be at least 1024 bytes") }
         guard masterHashRounds >= 1 else { throw bad("master_hash_rounds", "must be positive") }
         guard confirmTimeoutMs >= 1 else { throw bad("confirm_timeout_ms", "must be positive") }
+        guard idleTimeoutMs >= 100 else { throw bad("idle_timeout", "must be at least 100ms") }
+        guard authFailures.maxFailures >= 0 else { throw bad("auth_failures", "must be 0 (no limit) or more") }
+        guard authFailures.windowMs >= 1 else { throw bad("auth_failure_window", "must be positive") }
     }
 }

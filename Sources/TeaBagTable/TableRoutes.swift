@@ -16,7 +16,11 @@ struct TableRoutes: Sendable {
         router.put("/admin/user/:user_id/master/:master") { request, context in
             try requireAdmin(request)
             let user = try context.userID(kind: "AdminError")
-            try service.setMaster(user: user, master: try context.parameters.require("master"))
+            // Decoded: `teabag admin` percent-encodes the master in the URL, and `?master=` arrives decoded.
+            guard let master = context.decodedParameter("master"), !master.isEmpty else {
+                throw APIError.badRequest("AdminError:InvalidMaster", "the master must be non-empty UTF-8 text, percent-encoded in the URL")
+            }
+            try service.setMaster(user: user, master: master)
             return Response.ok
         }
 
@@ -27,7 +31,7 @@ struct TableRoutes: Sendable {
             guard let timeout = query["timeout"].flatMap({ Int64($0) }) else {
                 throw APIError.badRequest("SessionError:InvalidTimeout", "give timeout= in ms, from 1000 to 2678400000 (31 days)")
             }
-            let session = try service.newSession(user: user, timeout: timeout, description: query["description"].map(String.init) ?? "")
+            let session = try service.newSession(user: user, timeout: timeout, description: try request.query("description", invalid: invalidDescription) ?? "")
             return Response.json(session.json)
         }
 
@@ -122,11 +126,17 @@ struct TableRoutes: Sendable {
 }
 
 
-/// A channel name: 1–128 characters (the path segment, decoded).
+let invalidDescription = APIError.badRequest("SessionError:InvalidDescription", "the description must be UTF-8 text (percent-encoded)")
+
+/// A channel name: 1–128 characters (the path segment, percent-decoded as
+/// UTF-8), no `/`, not `.` or `..` (no URL could address it: clients resolve
+/// dot segments), and no control characters — a name reaches the agent's
+/// SSE lines and terminals, where a CR or LF could forge a line.
 func channelName(_ context: ServerContext) throws -> String {
-    let name = context.parameters.get("channel") ?? ""
-    guard (1...128).contains(name.count), !name.contains("/") else {
-        throw APIError.badRequest("TableError:InvalidChannel", "a channel name has 1 to 128 characters")
+    guard let name = context.decodedParameter("channel"), (1...128).contains(name.count), !name.contains("/"),
+          name != ".", name != "..", !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        throw APIError.badRequest("TableError:InvalidChannel",
+                                  "a channel name has 1 to 128 characters of UTF-8, without /, control characters, and is not . or ..")
     }
     return name
 }

@@ -17,6 +17,8 @@ public struct TableServer: Sendable {
     public let metrics: ServerMetrics
     /// Where the generated key was written, when one was.
     public let generatedKeyPath: String?
+    /// Every route the router serves, `METHOD /path/{param}` (docs/openapi/table.yaml describes each).
+    public let routes: [String]
 
     /// - Parameters:
     ///   - configuration: the table's settings.
@@ -37,6 +39,7 @@ public struct TableServer: Sendable {
 
         let router = Router(context: ServerContext.self)
         router.add(middleware: ObservedRequests(metrics: metrics))
+        router.add(middleware: FailureLimit(FailureLimiter(configuration.authFailures, clock: clock)))
         router.addOperationalRoutes(metrics: metrics)
         let publicURL = configuration.publicURL
         TableRoutes(
@@ -57,6 +60,7 @@ public struct TableServer: Sendable {
         }
         let application = Application(
             router: router,
+            server: .teabag(idleTimeout: .milliseconds(configuration.idleTimeoutMs)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "teabag-table"),
             services: [flusher],
             onServerRunning: { channel in
@@ -65,6 +69,7 @@ public struct TableServer: Sendable {
             },
             logger: logger
         )
-        return TableServer(application: application, service: service, address: address, metrics: metrics, generatedKeyPath: generatedKeyPath)
+        return TableServer(application: application, service: service, address: address, metrics: metrics,
+                           generatedKeyPath: generatedKeyPath, routes: router.routes.map(\.description))
     }
 }

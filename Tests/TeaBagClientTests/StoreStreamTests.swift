@@ -40,13 +40,13 @@ final class Collector: Sendable {
     }
 
     /// Waits until the steps are `expected` (fails after `seconds`).
-    func expect(_ expected: [String], within seconds: Double = 10, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func expect(_ expected: [String], within seconds: Double = 30, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let reached = try await eventually(seconds) { self.steps == expected }
         #expect(reached, "steps: \(steps)", sourceLocation: sourceLocation)
         if !reached { throw TestFailure("stream steps \(steps), expected \(expected)") }
     }
 
-    func waitForDisconnection(within seconds: Double = 10) async throws -> TeaBagError {
+    func waitForDisconnection(within seconds: Double = 30) async throws -> TeaBagError {
         guard try await eventually(seconds, { !self.disconnections.isEmpty }), let error = disconnections.first else {
             throw TestFailure("no .disconnected within \(seconds) s: \(events.current)")
         }

@@ -111,10 +111,8 @@ struct StoreProcessTests {
         #expect(url.hasPrefix("http://127.0.0.1:"))
         #expect(try await HTTP.get(url + "/healthz").isOK)
         #expect(try await HTTP.request(.PUT, url + "/admin/user/1", headers: [HTTP.basic("admin", testStoreKey)]).isOK)
-        let started = Date()
         store.signal(SIGTERM)
-        #expect(try await store.waitForExit(seconds: 5) == 0, "\(store.stderr)")
-        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(try await store.waitForExit(seconds: 5) == 0, "\(store.stderr)")  // nil past 5 s (SPEC §6)
     }
 
     @Test("SIGTERM with a client listening (SSE, or a long poll parked for 8 s): still exit 0 within 5 s", arguments: ["sse", "long poll"])
@@ -144,10 +142,8 @@ struct StoreProcessTests {
         }
         defer { sse?.close(); poll?.cancel() }
         try await Task.sleep(for: .milliseconds(200))
-        let started = Date()
         store.signal(SIGTERM)
-        #expect(try await store.waitForExit(seconds: 5) == 0, "\(store.stderr)")
-        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(try await store.waitForExit(seconds: 5) == 0, "\(store.stderr)")  // nil past 5 s (SPEC §6)
         if let poll {
             // The parked poll was answered (an empty stream) rather than cut off.
             let answer = await poll.value
