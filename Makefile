@@ -22,9 +22,12 @@ dev: all
 	$(BIN)/teabag dev
 
 # The process tests run .build/debug/teabag, so every product is built first.
+# Then the short form of bench/compare: each TeaBag measurement once, for a
+# couple of seconds, failing only if a run errors (never on a speed).
 test: plugins
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	bench/compare --short
 
 # Benchmarks print figures and write them under docs/benchmarks/.
 bench: plugins
