@@ -1,16 +1,8 @@
-/// The simulation's only source of randomness: a seeded SplitMix64 (the
-/// same generator as the core's property tests), so a seed replays exactly.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+import TeaBagTestSupport
 
+/// The simulation's draws, over the suites' seeded SplitMix64 (the same
+/// generator as the core's property tests), so a seed replays exactly.
+extension SplitMix64 {
     mutating func chance(_ probability: Double) -> Bool {
         probability > 0 && Double(next() >> 11) * 0x1p-53 < probability
     }

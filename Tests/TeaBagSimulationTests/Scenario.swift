@@ -1,3 +1,5 @@
+import TeaBagTestSupport
+
 /// The shape of one run, drawn from its seed: how many of everything, how
 /// faulty, and each client's clock and cache.
 struct Scenario: CustomStringConvertible {

@@ -1,5 +1,6 @@
 import TeaBag
 import TeaBagCore
+import TeaBagTestSupport
 
 /// What travels or fires in the simulation. Messages carry what the
 /// receiver needs to tell a stale one (incarnation, epoch) from a live one.

@@ -1,5 +1,6 @@
 import TeaBag
 import TeaBagCore
+import TeaBagTestSupport
 
 /// One seeded run: clients, stores and a network over virtual time. The
 /// engine under test is the real `ChannelSync`; everything around it is
