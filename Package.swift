@@ -135,6 +135,14 @@ let package = Package(
             "TeaBag", "TeaBagTestSupport", "TeaBagCore", "TeaBagStore", "TeaBagTable",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
+        // Fault scenarios (issue 8 parts 1, 2 and 4): a table, three stores and
+        // three agents as real processes under a workload, faults injected and
+        // healed, and a checker of the recorded history (lost, doubled, diverged).
+        .testTarget(name: "TeaBagFaultTests", dependencies: [
+            "TeaBagTestSupport", "TeaBagCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         // Bad input and attacks against the table, store and agent APIs (issue 8
         // part 3): each refused with a 4xx JSON error and the database unchanged;
         // the OpenAPI descriptions kept true, and schemathesis run against them.

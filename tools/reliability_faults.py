@@ -23,17 +23,10 @@ ORDER = [
     "clock-skew",
     "disk-full",
     "corrupt-database",
+    "store-restored-from-backup",
     "plugin-crash",
     "plugin-slow-fold",
 ]
-
-
-def default_path(root):
-    explicit = os.environ.get("TEABAG_RELIABILITY_OUT")
-    if explicit:
-        return explicit
-    directory = os.environ.get("TEABAG_RELIABILITY_DIR", os.path.join(root, ".build", "reliability"))
-    return os.path.join(directory, "faults.json")
 
 
 def seconds(milliseconds):
@@ -56,11 +49,14 @@ def render_faults(path):
     lines = [
         f"Recorded by `Tests/TeaBagFaultTests` between {dates[0]} and {dates[-1]} (UTC), "
         f"{' / '.join(str(r) for r in runs)} run(s) per scenario, rendered by `tools/reliability-report`. "
-        "*Acknowledged*: pushes an agent answered 200 (each must end up in the value on every agent and store). "
-        "*Lost*: acknowledged ops missing from some node's value after healing. *Doubled*: ops folded twice "
-        "(a log element twice, a counter bit no op owns). *Diverged*: paths whose value differs between nodes. "
-        "*Converged in*: from the end of the faults and the workload to the first read where all six nodes agree "
-        "and every outbox is empty (p50 / max over the runs).",
+        "*Acknowledged*: pushes an agent answered 200 — each must end up in the value on every agent and store. "
+        "*Refused*: pushes the agent said no to for sure (e.g. `ClientError:Storage` on a full disk) — each must be "
+        "nowhere. *Unknown*: pushes whose request failed or timed out (an agent being killed) — each must end up "
+        "everywhere or nowhere. *Lost*: acknowledged ops missing from some node's value after healing. *Doubled*: "
+        "ops folded twice (a log element twice, a counter bit no op owns). *Diverged*: paths whose value differs "
+        "between nodes, plus refused ops found anywhere and unknown ops found only somewhere. *Converged in*: from "
+        "the end of the faults and of the workload to the first read where all six nodes agree and every outbox is "
+        "empty (p50 / max over the runs).",
         "",
         f"**{total('acknowledged'):,} ops acknowledged, {total('lost')} lost, {total('doubled')} doubled, "
         f"{total('diverged')} diverged.**",
@@ -80,7 +76,7 @@ def render_faults(path):
         )
     noted = [s for s in ordered if s.get("notes")]
     if noted:
-        lines += ["", "What the runs observed besides:", ""]
+        lines += ["", "What the first run of each scenario observed besides:", ""]
         for s in noted:
             lines.append(f"- **{s['id']}**: " + "; ".join(s["notes"]))
     return "\n".join(lines)

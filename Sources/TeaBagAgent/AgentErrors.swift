@@ -10,7 +10,9 @@ extension APIError {
         switch error.name {
         case "TableError:UnknownChannel", "StoreError:TypeNotRegistered": status = .notFound
         case "ChannelError:AllStoresFailed", "NetworkError:Unreachable", "ClientError:Closed", "TableError:Unreachable": status = .serviceUnavailable
-        case "ClientError:Storage": status = .internalServerError
+        // The write could not be kept on disk (full, or not writable): the
+        // machine's condition, not a bug — and nothing was acknowledged.
+        case "ClientError:Storage": status = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
         default:
             if let code = error.status, (400..<600).contains(code) {
                 status = HTTPResponse.Status(code: code)

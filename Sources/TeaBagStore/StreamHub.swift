@@ -103,7 +103,11 @@ final class StreamHub: Sendable {
     // MARK: SSE
 
     /// A listener for `user`, first given every op after `lastEventID`
-    /// (from memory or the database), or one resync when some were pruned.
+    /// (from memory or the database), or one resync when some were pruned —
+    /// or when `lastEventID` is beyond every op this store holds: the client
+    /// saw ops this database no longer has (restored from an older backup,
+    /// or moved away and started empty), so its copy of this store is wrong
+    /// and it must fetch again.
     func subscribe(user: Int64, after lastEventID: Int64?) -> (AsyncStream<SSEItem>, history: [StreamFrame], resync: Bool) {
         let id = UUID()
         let (stream, continuation) = AsyncStream.makeStream(of: SSEItem.self, bufferingPolicy: .bufferingOldest(Self.listenerBacklog))
@@ -116,14 +120,14 @@ final class StreamHub: Sendable {
         }
         guard let after = lastEventID else { return (stream, [], false) }
         if let fromMemory { return (stream, fromMemory, false) }
-        // Older than memory holds: read the user's log.
-        let (rows, oldest) = (try? pool.read { db -> ([Row], Int64?) in
-            let oldest = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM events WHERE user_id = ?", arguments: [user])
+        // Older than memory holds (or newer than anything held): read the user's log.
+        let (rows, oldest, newest) = (try? pool.read { db -> ([Row], Int64?, Int64?) in
+            let bounds = try Row.fetchOne(db, sql: "SELECT min(seq) AS oldest, max(seq) AS newest FROM events WHERE user_id = ?", arguments: [user])
             let rows = try Row.fetchAll(db, sql: "SELECT seq, type, path, op FROM events WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT 100000",
                                         arguments: [user, after])
-            return (rows, oldest)
-        }) ?? ([], nil)
-        let resync = oldest.map { $0 > after + 1 } ?? false
+            return (rows, bounds?["oldest"], bounds?["newest"])
+        }) ?? ([], nil, nil)
+        let resync = oldest.map { $0 > after + 1 } ?? false || after > (newest ?? 0)
         let history = rows.compactMap { row -> StreamFrame? in
             guard let op = try? JSON.parse(row["op"] as String, maxDepth: 512) else { return nil }
             return StreamFrame(seq: row["seq"], entry: ["type": .string(row["type"]), "path": .string(row["path"]), "op": op])
@@ -239,11 +243,14 @@ struct FrameRing {
         count = min(count + 1, slots.count)
     }
 
-    /// Every frame after `seq`, oldest first, when the ring still holds `seq + 1` (else nil).
+    /// Every frame after `seq`, oldest first, when the ring still holds
+    /// `seq + 1` and `seq` is not beyond its newest frame (else nil: ask the database).
     func frames(after seq: Int64) -> [StreamFrame]? {
         guard count > 0 else { return nil }
         let oldestIndex = (next - count + slots.count) % slots.count
-        guard let oldest = slots[oldestIndex], oldest.seq <= seq + 1 else { return nil }
+        let newestIndex = (next - 1 + slots.count) % slots.count
+        guard let oldest = slots[oldestIndex], oldest.seq <= seq + 1,
+              let newest = slots[newestIndex], seq <= newest.seq else { return nil }
         var out: [StreamFrame] = []
         for offset in 0..<count {
             if let frame = slots[(oldestIndex + offset) % slots.count], frame.seq > seq { out.append(frame) }

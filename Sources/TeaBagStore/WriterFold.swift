@@ -1,16 +1,19 @@
 /// The folds the writer does inside the store's one write transaction, with
-/// a bound on how long it waits for each.
+/// a bound on how long a slow reducer can hold it.
 ///
 /// Every user's pushes wait while the writer folds, so one reducer whose fold
 /// takes seconds (a plugin that sleeps, loops or is merely slow) would stall
-/// them all. The fold therefore runs on another thread and the writer waits
-/// at most `patience`; past it, the path's value is left stale — folded when
-/// it is read, by that `GET value` alone — and the abandoned fold finishes on
-/// its own, its result dropped. A reducer that ran out of patience on a
-/// single op is not folded by the writer again (its values are folded when
-/// read) until another version of it is loaded, so the writer waits once per
-/// slow reducer, not once per op. (A whole oplog folded again after a new
-/// base may just be long: that leaves only its path stale.)
+/// them all. The first folds of each reducer version (`watchedFolds`) run on
+/// another thread while the writer waits at most `patience`; past it, the
+/// path's value is left stale — folded when it is read, by that `GET value`
+/// alone — the abandoned fold finishes on its own, its result dropped, and
+/// the reducer is not folded by the writer again (its values are folded
+/// when read) until another version of it is loaded. A reducer that stayed
+/// quick that long is folded inline from then on — a thread hop costs tens
+/// of microseconds, as much as a push — and still marked slow, after the
+/// fact, by a single op's fold that outlasts the patience.
+/// (A whole oplog folded again after a new base may just be long: that
+/// leaves only its path stale.)
 ///
 /// The abandoned fold may still be running when a read folds the same path.
 /// The ABI promises never to fold one path twice at once; a fold is never
@@ -28,11 +31,19 @@ final class WriterFold: Sendable {
     /// Long beside a normal incremental fold (microseconds), short beside
     /// what a client waits for a push.
     static let patience: Duration = .milliseconds(500)
+    /// Quick folds on another thread before a reducer version is trusted inline.
+    static let watchedFolds = 1_000
 
     private let plugins: PluginHost
     private let logger: Logger
-    /// Tags (library and version) of reducers that ran out of patience.
-    private let slow = Mutex<Set<String>>([])
+    /// Per reducer tag (library and version): quick watched folds so far, or slow.
+    private let reducers = Mutex<[String: Standing]>([:])
+
+    private enum Standing {
+        case watched(quickFolds: Int)
+        case trusted
+        case slow
+    }
 
     init(plugins: PluginHost, logger: Logger) {
         self.plugins = plugins
@@ -41,9 +52,35 @@ final class WriterFold: Sendable {
 
     /// The fold's outcome, or nil: too slow now or before, leave the value stale.
     func fold(with reducer: any Reducer, state: JSON, ops: ArraySlice<Op>) -> FoldOutcome? {
-        let single = ops.count == 1
         let identity = tag(reducer)
-        if slow.withLock({ $0.contains(identity) }) { return nil }
+        switch reducers.withLock({ $0[identity] ?? .watched(quickFolds: 0) }) {
+        case .slow:
+            return nil
+        case .trusted:
+            let started = ContinuousClock.now
+            let outcome = plugins.fold(with: reducer, state: state, ops: ops)
+            if ops.count == 1 && ContinuousClock.now - started > Self.patience { markSlow(reducer, identity) }
+            return outcome
+        case .watched:
+            guard let outcome = foldElsewhere(reducer, state: state, ops: ops) else {
+                if ops.count == 1 {
+                    markSlow(reducer, identity)
+                } else {
+                    logger.warning("folding a whole oplog took longer than \(Self.patience); its value is folded when read", metadata: [
+                        "type": "\(reducer.type)", "ops": "\(ops.count)"])
+                }
+                return nil
+            }
+            reducers.withLock { reducers in
+                guard case .watched(let quick) = reducers[identity] ?? .watched(quickFolds: 0) else { return }
+                reducers[identity] = quick + 1 >= Self.watchedFolds ? .trusted : .watched(quickFolds: quick + 1)
+            }
+            return outcome
+        }
+    }
+
+    /// Folds on another thread; nil when it took longer than `patience`.
+    private func foldElsewhere(_ reducer: any Reducer, state: JSON, ops: ArraySlice<Op>) -> FoldOutcome? {
         let result = Mutex<FoldOutcome?>(nil)
         let done = DispatchSemaphore(value: 0)
         let plugins = self.plugins
@@ -52,18 +89,14 @@ final class WriterFold: Sendable {
             result.withLock { $0 = outcome }
             done.signal()
         }
-        let seconds = Double(Self.patience.components.attoseconds) / 1e18 + Double(Self.patience.components.seconds)
-        guard done.wait(timeout: .now() + seconds) == .success else {
-            guard single else {
-                logger.warning("folding a whole oplog took longer than \(Self.patience); its value is folded when read", metadata: [
-                    "type": "\(reducer.type)", "ops": "\(ops.count)"])
-                return nil
-            }
-            slow.withLock { _ = $0.insert(identity) }
-            logger.warning("folding one op took longer than \(Self.patience); this reducer's values are folded when read from now on", metadata: [
-                "type": "\(reducer.type)", "reducer": "\(identity)"])
-            return nil
-        }
+        let seconds = Double(Self.patience.components.seconds) + Double(Self.patience.components.attoseconds) / 1e18
+        guard done.wait(timeout: .now() + seconds) == .success else { return nil }
         return result.withLock { $0 }
+    }
+
+    private func markSlow(_ reducer: any Reducer, _ identity: String) {
+        reducers.withLock { $0[identity] = .slow }
+        logger.warning("folding one op took longer than \(Self.patience); this reducer's values are folded when read from now on", metadata: [
+            "type": "\(reducer.type)", "reducer": "\(identity)"])
     }
 }

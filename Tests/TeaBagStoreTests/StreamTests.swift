@@ -213,6 +213,29 @@ struct SSETests {
         #expect(try await all.next(within: 0.3) == nil)
     }
 
+    @Test("a resume from an id beyond every op held (a database restored from an older backup) gets a resync")
+    func resumeFromTheFutureResyncs() async throws {
+        let u = try await EnrolledUser.start()
+        defer { Task { await u.stop() } }
+        let c = u.client()
+        let ops = (1...2).map { payloadOp(Int64($0), "f\($0)", .number(Double($0))) }
+        for op in ops { #expect(try await c.push("note", "/f", op).isAccepted) }
+        // In memory (the ring) and, after a restart, from the database.
+        let live = try await c.events(lastEventID: "99")
+        defer { live.close() }
+        #expect(try await live.next()?.event == "resync")
+        await u.store.stop()
+        let restarted = try await startStore(data: u.store.data)
+        defer { Task { await restarted.stop() } }
+        let again = try await StoreClient(userURL: restarted.userURL(1), token: u.token).events(lastEventID: "99")
+        defer { again.close() }
+        #expect(try await again.next()?.event == "resync")
+        // The newest id held resumes quietly.
+        let newest = try await StoreClient(userURL: restarted.userURL(1), token: u.token).events(lastEventID: "2")
+        defer { newest.close() }
+        #expect(try await newest.next(within: 0.5) == nil)
+    }
+
     @Test("after a store restart, Last-Event-ID resumes from the database")
     func resumeAfterRestart() async throws {
         let u = try await EnrolledUser.start()

@@ -75,7 +75,24 @@ extension TeaBagClient {
     private func observeDate(_ store: String, _ serverDate: Int64?) {
         guard let serverDate else { return }
         clock.observe(store: store, serverDate: serverDate, localNow: wallClock())
+        keepClockCorrection()
     }
+
+    func observeTableDate(_ serverDate: Int64) {
+        clock.observeTable(serverDate: serverDate, localNow: wallClock())
+        keepClockCorrection()
+    }
+
+    /// The correction as measured, kept for the next run's first ops
+    /// (written only when it moves by more than the noise).
+    private func keepClockCorrection() {
+        let correction = clock.correction
+        guard abs(correction - keptClockCorrection) > 1_000 else { return }
+        keptClockCorrection = correction
+        try? configuration.storage.saveSetting(Self.clockCorrectionSetting, String(correction))
+    }
+
+    static let clockCorrectionSetting = "clock_correction_ms"
 
     /// A store that refuses our token: perhaps the session died; the table
     /// says for sure.

@@ -13,7 +13,9 @@ extension TeaBagClient {
         let result: Result<[String: [StoreEndpoint]], TeaBagError>
         do {
             let token = try await session()
-            result = .success(try await tableAPI.mountTable(tableURL: configuration.tableURL, user: configuration.user, sessionToken: token))
+            let answer = try await tableAPI.mountTableAndDate(tableURL: configuration.tableURL, user: configuration.user, sessionToken: token)
+            if let serverDate = answer.serverDate { observeTableDate(serverDate) }
+            result = .success(answer.table)
         } catch let error as TeaBagError {
             result = .failure(error)
         }

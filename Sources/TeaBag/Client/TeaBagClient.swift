@@ -29,6 +29,8 @@ public actor TeaBagClient {
     var channelRuntimes: [String: ChannelRuntime] = [:]
     var node: NodeIdentity?
     var clock = ClockOffset()
+    /// The correction last written to the storage.
+    var keptClockCorrection: Int64 = 0
     var subscribers: [Int: Subscriber] = [:]
     var failureSubscribers: [Int: AsyncStream<WriteFailure>.Continuation] = [:]
     var recentFailures: [WriteFailure] = []
@@ -79,6 +81,10 @@ public actor TeaBagClient {
                 try storage.saveNode(record!)
             }
             node = NodeIdentity(record!)
+            if let text = try? storage.setting(Self.clockCorrectionSetting), let kept = Int64(text) {
+                keptClockCorrection = kept
+                clock.remember(kept)
+            }
         }
         if background.isEmpty {
             // What the last run knew serves at once; the table refines it.

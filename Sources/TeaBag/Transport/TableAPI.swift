@@ -35,6 +35,13 @@ public struct TableAPI: Sendable {
     /// `GET user/:user/table` with the session: each channel's stores, sorted
     /// by store id so that every device walks them in the same order.
     public func mountTable(tableURL: String, user: Int64, sessionToken: String) async throws(TeaBagError) -> [String: [StoreEndpoint]] {
+        try await mountTableAndDate(tableURL: tableURL, user: user, sessionToken: sessionToken).table
+    }
+
+    /// `mountTable`, with the table's `Date` header: a first measure of this
+    /// machine's clock against the servers, before any store has answered.
+    public func mountTableAndDate(tableURL: String, user: Int64,
+                                  sessionToken: String) async throws(TeaBagError) -> (table: [String: [StoreEndpoint]], serverDate: Int64?) {
         let what = "table \(tableURL) (mount table of user \(user))"
         var request = HTTPClientRequest(url: tableURL + "user/\(user)/table")
         request.headers.add(name: "Authorization", value: ClientHTTP.bearer(sessionToken))
@@ -52,7 +59,7 @@ public struct TableAPI: Sendable {
             }
             table[channel] = endpoints.sorted { $0.storeID < $1.storeID }
         }
-        return table
+        return (table, reply.serverDate)
     }
 
     /// `DELETE user/:user/session/:token`: the session and every store token
