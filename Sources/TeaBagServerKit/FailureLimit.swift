@@ -15,6 +15,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import Synchronization
+import TeaBagCore
 
 public final class FailureLimiter: Sendable {
     public struct Settings: Sendable, Equatable {
@@ -40,7 +41,7 @@ public final class FailureLimiter: Sendable {
     private let clock: @Sendable () -> Int64
     private let windows = Mutex<[String: Window]>([:])
 
-    public init(_ settings: Settings, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+    public init(_ settings: Settings, clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds) {
         self.settings = settings
         self.clock = clock
     }

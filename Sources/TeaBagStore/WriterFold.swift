@@ -31,6 +31,7 @@ final class WriterFold: Sendable {
     /// Long beside a normal incremental fold (microseconds), short beside
     /// what a client waits for a push.
     static let patience: Duration = .milliseconds(500)
+    private static let patienceSeconds = Double(patience.components.seconds) + Double(patience.components.attoseconds) / 1e18
     /// Quick folds on another thread before a reducer version is trusted inline.
     static let watchedFolds = 1_000
 
@@ -89,8 +90,7 @@ final class WriterFold: Sendable {
             result.withLock { $0 = outcome }
             done.signal()
         }
-        let seconds = Double(Self.patience.components.seconds) + Double(Self.patience.components.attoseconds) / 1e18
-        guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+        guard done.wait(timeout: .now() + Self.patienceSeconds) == .success else { return nil }
         return result.withLock { $0 }
     }
 

@@ -44,11 +44,7 @@ struct OpenAPIRouteTests {
         configuration.dataDirectory = data
         configuration.key = testTableKey
         let server = try TableServer.build(configuration: configuration, logger: Self.logger)
-        let registered = Self.normalized(server.routes)
-        #expect(registered.count >= 12)
-        let described = try Self.described("table")
-        #expect(registered.subtracting(described).sorted() == [], "registered but not described")
-        #expect(described.subtracting(registered).sorted() == [], "described but not registered")
+        try Self.expectDescribed("table", routes: server.routes, atLeast: 12)
     }
 
     @Test("docs/openapi/store.yaml describes exactly the store's routes")
@@ -60,11 +56,7 @@ struct OpenAPIRouteTests {
         configuration.key = testStoreKey
         configuration.pluginDirectories = []
         let server = try StoreServer.build(configuration: configuration, logger: Self.logger)
-        let registered = Self.normalized(server.routes)
-        #expect(registered.count >= 11)
-        let described = try Self.described("store")
-        #expect(registered.subtracting(described).sorted() == [], "registered but not described")
-        #expect(described.subtracting(registered).sorted() == [], "described but not registered")
+        try Self.expectDescribed("store", routes: server.routes, atLeast: 11)
     }
 
     @Test("docs/openapi/agent.yaml describes exactly the agent's local API")
@@ -78,10 +70,17 @@ struct OpenAPIRouteTests {
         configuration.dataDirectory = data
         configuration.pluginDirectories = []
         let server = try AgentServer.build(configuration: configuration, logger: Self.logger)
-        let registered = Self.normalized(server.routes)
-        #expect(registered.count >= 7)
-        let described = try Self.described("agent")
-        #expect(registered.subtracting(described).sorted() == [], "registered but not described")
-        #expect(described.subtracting(registered).sorted() == [], "described but not registered")
+        try Self.expectDescribed("agent", routes: server.routes, atLeast: 7)
+    }
+
+    /// The routes a server registers and those docs/openapi/NAME.yaml
+    /// describes are the same set (and not trivially empty).
+    static func expectDescribed(_ name: String, routes: [String], atLeast minimum: Int,
+                                sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let registered = normalized(routes)
+        #expect(registered.count >= minimum, sourceLocation: sourceLocation)
+        let documented = try described(name)
+        #expect(registered.subtracting(documented).sorted() == [], "registered but not described", sourceLocation: sourceLocation)
+        #expect(documented.subtracting(registered).sorted() == [], "described but not registered", sourceLocation: sourceLocation)
     }
 }
