@@ -70,9 +70,14 @@ struct TeaBagHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // Hummingbird's own decoder limits (HTTP1Channel.Configuration.DecoderConfiguration).
+            var limits = NIOHTTPDecoderLimitConfiguration()
+            limits.maxHeaderFieldSize = 80 * 1024
+            limits.maxHeaderListSize = 80 * 1024
+            limits.maxHeaderFieldCount = 1000
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
-                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: .init())
+                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
             try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try channel.pipeline.syncOperations.addHandlers([ParseErrorAnswer(), UnreadBodyGuard()])
             let routes = EventLoopRoutesHandler(responder: fastRoutes, serverName: serverName)
@@ -190,7 +195,7 @@ final class EventLoopRoutesHandler: ChannelDuplexHandler, RemovableChannelHandle
                 context.fireChannelRead(wrapInboundOut(part))
                 return true
             }
-            if head.headerFields[.connection] == nil, responder.claims(head) {
+            if head.headerFields[.connection] == nil, Self.declaredLengthFits(head, responder.maxBodyBytes), responder.claims(head) {
                 state = .collecting(head, context.channel.allocator.buffer(capacity: 0))
             } else {
                 state = .forwarding(requestOpen: true, responded: false)
@@ -229,6 +234,13 @@ final class EventLoopRoutesHandler: ChannelDuplexHandler, RemovableChannelHandle
             return false
         }
         return true
+    }
+
+    /// A declared `Content-Length` over the limit is the router's to refuse, at once.
+    private static func declaredLengthFits(_ head: HTTPRequest, _ limit: Int) -> Bool {
+        guard let declared = head.headerFields[.contentLength] else { return true }
+        guard let length = Int(declared) else { return false }
+        return length <= limit
     }
 
     private func handOver(_ head: HTTPRequest, _ body: ByteBuffer, context: ChannelHandlerContext) {
