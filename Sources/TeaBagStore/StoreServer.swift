@@ -16,6 +16,7 @@ import UnixSignals
 public struct StoreServer: Sendable {
     public let application: Application<RouterResponder<ServerContext>>
     public let service: StoreService
+    let hub: StreamHub
     public let plugins: PluginHost
     public let address: BoundAddress
     public let metrics: ServerMetrics
@@ -96,7 +97,7 @@ public struct StoreServer: Sendable {
             },
             logger: logger
         )
-        return StoreServer(application: application, service: service, plugins: plugins, address: address, metrics: metrics,
+        return StoreServer(application: application, service: service, hub: hub, plugins: plugins, address: address, metrics: metrics,
                            generatedKeyPath: generatedKeyPath, adminKey: key, routes: router.routes.map(\.description))
     }
 }

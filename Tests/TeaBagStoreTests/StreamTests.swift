@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TeaBagCore
 import TeaBagTestSupport
+@testable import TeaBagStore
 
 /// `{type, path, op}` as a stream carries it.
 func streamed(_ type: String, _ path: String, _ op: JSON) -> JSON { ["type": .string(type), "path": .string(path), "op": op] }
@@ -10,6 +11,14 @@ func streamed(_ type: String, _ path: String, _ op: JSON) -> JSON { ["type": .st
 /// machine: tests tell "woken at once" from "waited out the delay" by
 /// comparing with half of it, so they assert behaviour, not speed.
 let longDelayMs = 60_000
+
+/// Waits until `count` polls are parked on the store, so that a push made
+/// next is one they must be woken by (a fixed sleep loses that race on a
+/// loaded machine: the push may come first).
+func parkedPolls(_ store: RunningStore, _ count: Int = 1) async throws {
+    let parked = try await eventually(20) { store.server.hub.parkedPolls >= count }
+    #expect(parked, "no poll parked on the store")
+}
 let atOnce = 30.0
 
 func seconds(since start: ContinuousClock.Instant) -> Double {
@@ -26,7 +35,7 @@ struct LongPollTests {
         let c = u.client()
         let start = ContinuousClock.now
         let first = Task { try await c.poll() }
-        try await Task.sleep(for: .milliseconds(300))
+        try await parkedPolls(u.store)
         let op1 = payloadOp(1, "lp1", 1)
         #expect(try await c.push("note", "/lp", op1).isAccepted)
         let answer = try await first.value
@@ -39,7 +48,7 @@ struct LongPollTests {
 
         // Again, on the registration.
         let waiting = Task { try await c.poll(regID: regID) }
-        try await Task.sleep(for: .milliseconds(300))
+        try await parkedPolls(u.store)
         let op2 = payloadOp(2, "lp2", 2)
         let pushedAt = ContinuousClock.now
         #expect(try await c.push("counter", "a//b/", op2).isAccepted)

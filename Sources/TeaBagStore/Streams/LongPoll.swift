@@ -37,6 +37,9 @@ struct PollRegistration {
 }
 
 extension StreamHub {
+    /// Polls waiting for an op now.
+    var parkedPolls: Int { withUsers { $0.values.reduce(0) { $0 + $1.registrations.values.filter { $0.waiter != nil }.count } } }
+
     struct PollAnswer {
         let regID: String
         let stream: [JSON]

@@ -111,44 +111,37 @@ final class WriterStore {
         case .noop:
             return .noop
         case .keep:
-            let id = try insert(op, pathID: state.id)
+            let (id, columns) = try insert(op, pathID: state.id)
             state.shas.insert(op.sha)
             foldLater(op, into: state, type: entry.type)
             markTouched(state)
-            accepted.append(Self.accepted(user: user, id: id, entry: entry, op: op))
+            accepted.append(Self.accepted(user: user, id: id, entry: entry, op: op, columns: columns))
             return .accepted(id: id)
         case .replaceBase:
-            try replaceBase(of: state, with: op, type: entry.type)
+            let columns = try replaceBase(of: state, with: op, type: entry.type)
             markTouched(state)
             state.baseChanged = true
-            accepted.append(Self.accepted(user: user, id: state.baseRow!, entry: entry, op: op))
+            accepted.append(Self.accepted(user: user, id: state.baseRow!, entry: entry, op: op, columns: columns))
             return .accepted(id: state.baseRow!)
         }
     }
 
-    private static func accepted(user: Int64, id: Int64, entry: WriteEntry, op: Op) -> AcceptedOp {
-        // Canonical key order is op, path, type; the op's text is canonical.
-        var text: [UInt8] = []
-        text.reserveCapacity(160)
-        text.append(contentsOf: #"{"op":"#.utf8)
-        op.json.write(to: &text)
-        text.append(contentsOf: #","path":"#.utf8)
-        JSON.writeString(entry.path, to: &text)
-        text.append(contentsOf: #","type":"#.utf8)
-        JSON.writeString(entry.type, to: &text)
-        text.append(UInt8(ascii: "}"))
-        return AcceptedOp(user: user, id: id, type: entry.type, path: entry.path, op: op, entryText: text)
+    private static func accepted(user: Int64, id: Int64, entry: WriteEntry, op: Op, columns: OpRow.Columns) -> AcceptedOp {
+        AcceptedOp(user: user, id: id, type: entry.type, path: entry.path, op: op,
+                   entryText: OpText.entry(op, columns: columns, type: entry.type, path: entry.path))
     }
 
-    private func insert(_ op: Op, pathID: Int64) throws -> Int64 {
+    /// Appends `op` to the log; its id and the columns it was stored as.
+    private func insert(_ op: Op, pathID: Int64) throws -> (id: Int64, columns: OpRow.Columns) {
         let id = nextID
+        let columns = OpRow.columns(of: op)
         let statement = try db.statement("INSERT INTO log (id, path_id, \(OpRow.columnList)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         statement.bind(1, id)
         statement.bind(2, pathID)
-        OpRow.bind(OpRow.columns(of: op), to: statement, from: 3)
+        OpRow.bind(columns, to: statement, from: 3)
         try statement.run()
         nextID += 1
-        return id
+        return (id, columns)
     }
 
     /// The common case folds the new op alone, at the end of the commit,
@@ -166,7 +159,7 @@ final class WriterStore {
         state.lastKey = key
     }
 
-    private func replaceBase(of state: PathState, with op: Op, type: String) throws {
+    private func replaceBase(of state: PathState, with op: Op, type: String) throws -> OpRow.Columns {
         let rows = try db.statement("SELECT id, \(OpRow.columnList) FROM log WHERE path_id = ?")
         rows.bind(1, state.id)
         var kept: [Op] = []
@@ -182,13 +175,15 @@ final class WriterStore {
             delete.bind(1, id)
             try delete.run()
         }
-        state.baseRow = try insert(op, pathID: state.id)
+        let (id, columns) = try insert(op, pathID: state.id)
+        state.baseRow = id
         state.base = op
         var shas = ShaIndex(capacity: kept.count)
         for held in kept { shas.insert(held.sha) }
         state.shas = shas
         kept.sort { MergeRules.orderKey($0, base: op) < MergeRules.orderKey($1, base: op) }
         refold(state, ops: kept, type: type)
+        return columns
     }
 
     /// Folds the whole path again (a new base).
