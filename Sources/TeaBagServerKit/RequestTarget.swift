@@ -22,13 +22,14 @@ public struct RequestTarget: Sendable {
     }
 
     /// The rule of every query parameter TeaBag reads: the first `name=`,
-    /// percent-decoded strictly; `name` alone is the empty text.
+    /// percent-decoded strictly, `+` a space (as in forms and the original
+    /// server; `%2B` is a plus); `name` alone is the empty text.
     public static func value(_ name: String, in query: Substring) -> QueryValue {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts[0] == name else { continue }
             guard parts.count == 2 else { return .value("") }
-            return PercentDecoding.decode(parts[1]).map(QueryValue.value) ?? .invalid
+            return PercentDecoding.decode(parts[1], plusIsSpace: true).map(QueryValue.value) ?? .invalid
         }
         return .absent
     }
