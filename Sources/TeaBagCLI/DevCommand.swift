@@ -130,6 +130,7 @@ struct DevBootstrap: Service {
           teabag get main counter /hits
           teabag watch main                     # value changes as they happen
           teabag status
+          teabag dashboard                      # the live dashboard in a browser
 
         A second device (another agent on this machine):
           teabag agent --table-url \(state.tableURL) --user 1 --master "$(sed -n 's/.*"master":"\\([^"]*\\)".*/\\1/p' \(directory)/dev.json)" --data \(directory)/device2 --plugins Plugins

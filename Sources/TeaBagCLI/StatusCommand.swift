@@ -28,7 +28,8 @@ enum StatusText {
         if channels.isEmpty { lines.append("no channel yet (the agent has not read its mount table)") }
         for (name, channel) in channels {
             lines.append("")
-            lines.append("channel  \(name)   \(channel["paths"]?.int64Value ?? 0) paths held")
+            let paths = channel["paths"]?.int64Value ?? 0
+            lines.append("channel  \(name)   \(paths) path\(paths == 1 ? "" : "s") held")
             var rows = [["STORE", "CONNECTION", "OUTBOX", "CLOCK", "URL", "LAST ERROR"]]
             for store in channel["stores"]?.arrayValue ?? [] {
                 let connected = store["connected"] == true

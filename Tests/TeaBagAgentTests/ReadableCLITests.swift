@@ -24,7 +24,7 @@ import TeaBagTestSupport
         #expect(text.status == 0)
         let lines = text.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines.first?.hasPrefix("agent    node ") == true, "\(text.stdout)")
-        #expect(lines.contains("channel  main   1 paths held"), "\(text.stdout)")
+        #expect(lines.contains("channel  main   1 path held"), "\(text.stdout)")
         let header = try #require(lines.first { $0.hasPrefix("  STORE") })
         let rows = lines.filter { $0.contains("/user/1/") }
         #expect(rows.count == 2)
