@@ -64,6 +64,12 @@ import TeaBagTestSupport
         #expect(upgrade.stdout.contains("4 paths folded: 2 would change, 1 would skip ops, 2 unchanged"))
         #expect(upgrade.stdout.contains("max: installed \(setup.installed)/max.so 1.0.0; new \(v2) 2.0.0"), "\(upgrade.stdout)")
 
+        // A long new value is cut to a window around its first difference.
+        let wordy = try await diff(try ReducerBuilds.wordyMax(into: setup.candidates), data: setup.agent.data, installed: setup.installed)
+        let cut = Self.lines(wordy, "changes").first { $0.hasPrefix("changes  max /a (channel main): ") } ?? ""
+        #expect(cut == "changes  max /a (channel main): 7 → \"" + String(repeating: "0", count: 59) + "…", "\(wordy.stdout)")
+        #expect(wordy.status == 1 && Self.lines(wordy, "changes").count == 4)
+
         // The agent still answers as before: nothing was written.
         #expect(try await setup.agent.cli(["get", "main", "max", "/b"]).out == "12")
         let wrongType = try await diff(v2, data: setup.agent.data, installed: setup.installed, ["--type", "counter"])

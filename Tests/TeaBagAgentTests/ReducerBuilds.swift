@@ -39,6 +39,14 @@ enum ReducerBuilds {
         return try build(source, into: directory, as: name)
     }
 
+    /// `max` whose value is a 100-character JSON string ending in the number:
+    /// a change too long to print whole.
+    static func wordyMax(into directory: String) throws -> String {
+        let source = try replacing(try maxSource, "  return reply(out, 0, buf);\n}",
+                                   "  char big[160];\n  snprintf(big, sizeof big, \"\\\"%097d-%s\\\"\", 0, buf);\n  return reply(out, 0, big);\n}")
+        return try build(source, into: directory, as: "max-wordy.so")
+    }
+
     /// Type `level`: `max` under another name. `strict` keeps its validate
     /// (a store with it refuses a non-number); without, any payload is accepted.
     static func level(strict: Bool, into directory: String) throws -> String {
