@@ -44,8 +44,13 @@ def fail(message):
 
 
 def wait_for(seconds, what, condition):
+    def attempt(_):
+        try:
+            return condition()
+        except Exception:  # the page redrew under a lookup: look again
+            return False
     try:
-        return WebDriverWait(driver, seconds, poll_frequency=0.05).until(lambda d: condition())
+        return WebDriverWait(driver, seconds, poll_frequency=0.05).until(attempt)
     except Exception:
         fail("%s: not seen within %s s" % (what, seconds))
 
@@ -58,8 +63,16 @@ def cli(*arguments):
     return done.stdout.strip()
 
 
-def rows(selector):
-    return driver.find_elements(By.CSS_SELECTOR, selector)
+def texts(selector):
+    """The text of every element matching, read in one step of the page's
+    script (the page redraws whole tables, so elements found in one call
+    may be gone in the next)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.innerText)", selector)
+
+
+def count(selector):
+    return len(texts(selector))
 
 
 options = webdriver.ChromeOptions()
@@ -84,7 +97,7 @@ try:
     # With it: live, both stores connected.
     driver.get(args.url)
     wait_for(10, "the page going live", lambda: driver.find_element(By.ID, "agent-state").text == "live")
-    wait_for(15, "two connected stores", lambda: len(rows('tr.store[data-state="connected"]')) == 2)
+    wait_for(15, "two connected stores", lambda: count('tr.store[data-state="connected"]') == 2)
     findings["stores_connected"] = 2
 
     # A value pushed with the CLI appears within 2 s.
@@ -92,21 +105,22 @@ try:
     cli("push", "main", "counter", "/dash/hits", "40")
     started = time.monotonic()
     cli("push", "main", "counter", "/dash/hits", "1")
-    wait_for(10, "the pushed value 41", lambda: any(r.text.endswith("41") for r in rows('tr.value[data-path="/dash/hits"]')))
+    wait_for(10, "the pushed value 41", lambda: any(t.strip().endswith("41") for t in texts('tr.value[data-path="/dash/hits"]')))
     findings["value_seen_after_s"] = round(time.monotonic() - started, 3)
 
     # The filter narrows the held paths.
     box = driver.find_element(By.ID, "filter")
     box.send_keys("hits")
-    wait_for(2, "the filter", lambda: [r.get_attribute("data-path") for r in rows("tr.value")] == ["/dash/hits"])
+    wait_for(2, "the filter", lambda: driver.execute_script(
+        "return Array.from(document.querySelectorAll('tr.value')).map(e => e.dataset.path)") == ["/dash/hits"])
     box.clear()
     box.send_keys(" ")  # an input event, so the list is drawn unfiltered again
-    wait_for(2, "the unfiltered list", lambda: len(rows("tr.value")) >= 2)
+    wait_for(2, "the unfiltered list", lambda: count("tr.value") >= 2)
 
     # A write the stores refuse shows with the store's reason.
     cli("push", "main", "level", "/dash/level", '"high"')
-    wait_for(15, "the refused write", lambda: any("StoreError:InvalidOp" in r.text and "level must be a number" in r.text
-                                                  for r in rows('tr.refused[data-path="/dash/level"]')))
+    wait_for(15, "the refused write", lambda: any("StoreError:InvalidOp" in t and "level must be a number" in t
+                                                  for t in texts('tr.refused[data-path="/dash/level"]')))
     findings["refused_write_shown"] = True
     for i in range(3):
         cli("push", "main", "counter", "/dash/hits", "1")
@@ -120,9 +134,14 @@ try:
         if time.monotonic() > deadline:
             fail("the test did not stop the store")
         time.sleep(0.05)
-    wait_for(10, "a disconnected store", lambda: len(rows('tr.store[data-state="disconnected"]')) == 1
-             and len(rows('tr.store[data-state="connected"]')) == 1)
+    wait_for(10, "a disconnected store", lambda: count('tr.store[data-state="disconnected"]') == 1
+             and count('tr.store[data-state="connected"]') == 1)
     findings["store_disconnected"] = True
+    try:  # for the screenshot: the stopped store's last error, once the agent has retried
+        WebDriverWait(driver, 5, poll_frequency=0.1).until(
+            lambda d: texts('tr.store[data-state="disconnected"] td.error')[0].strip() != "")
+    except Exception:
+        pass
     driver.save_screenshot(os.path.join(args.shots, "dashboard-store-down.png"))
     print(json.dumps(findings))
 finally:

@@ -165,8 +165,10 @@ enum DashboardPage {
       g.fillStyle = "#667085"; g.font = (11 * ratio) + "px system-ui, sans-serif"; g.fillText(top + "/s", 4, 12 * ratio);
       for (const [points, color] of series) {
         g.strokeStyle = color; g.lineWidth = 2 * ratio; g.beginPath();
+        // The last minute, spread over the width once there is a full minute.
+        const step = width / Math.max(Math.min(points.length, 60) - 1, 1);
         points.forEach((v, i) => {
-          const x = width - (points.length - 1 - i) * (width / 59);
+          const x = width - (points.length - 1 - i) * step;
           const y = height - 2 - (v / top) * (height - 18 * ratio);
           if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
         });
