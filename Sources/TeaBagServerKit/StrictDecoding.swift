@@ -45,13 +45,7 @@ extension Request {
     /// The first `name=` parameter of the query string, decoded strictly.
     public func query(_ name: String) -> QueryValue {
         guard let query = uri.query else { return .absent }
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts[0] == name else { continue }
-            guard parts.count == 2 else { return .value("") }
-            return PercentDecoding.decode(parts[1]).map(QueryValue.value) ?? .invalid
-        }
-        return .absent
+        return RequestTarget.value(name, in: query[...])
     }
 
     /// The parameter's text, nil when absent; `invalid` when it cannot be decoded.
