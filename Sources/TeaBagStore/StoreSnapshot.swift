@@ -40,14 +40,17 @@ public enum StoreSnapshot {
             throw StoreSnapshotError("cannot open \(file) read-only: \(error)")
         }
         return try queue.read { db in
+            // A directory a store of the first schema left is migrated by the store's next start, not here.
+            guard try db.tableExists("log") else {
+                throw StoreSnapshotError("\(file) is in the store's first schema; start the store once (it migrates the file), then diff")
+            }
             var result: [Path] = []
-            let rows = try Row.fetchAll(db, sql: "SELECT id, user_id, type, path, base FROM paths ORDER BY user_id, type, path")
+            let rows = try Row.fetchAll(db, sql: "SELECT user_id, type, path FROM paths ORDER BY user_id, type, path")
             for row in rows {
-                let type: String = row["type"]
+                let (user, type, path): (Int64, String, String) = (row["user_id"], row["type"], row["path"])
                 if let types, !types.contains(type) { continue }
-                let base = try Op(jsonBytes: Array((row["base"] as String).utf8), maxDepth: 512)
-                let ops = try PathState.ops(db, pathID: row["id"], base: base)
-                result.append(Path(user: row["user_id"], type: type, path: row["path"], base: base, ops: ops))
+                guard let held = try HeldPath.read(db, user: user, type: type, path: path) else { continue }
+                result.append(Path(user: user, type: type, path: path, base: held.base, ops: held.ops))
             }
             return result
         }
