@@ -70,7 +70,7 @@ struct StoreRoutes: Sendable {
         router.get("/user/:user_id/value") { request, context in
             let user = try await authorize(request, context)
             let key = try oplogKey(request)
-            return Response.json(try service.value(user: user.id, type: key.type, path: key.path))
+            return Response.json(try await service.value(user: user.id, type: key.type, path: key.path))
         }
 
         router.get("/user/:user_id/oplog/stream") { request, context in

@@ -40,8 +40,9 @@ public struct StoreServer: Sendable {
             // The message already names the file and the key.
             throw ConfigError(origin: "", key: "", problem: error.message)
         }
+        let gate = FoldGate()
         let store = try WriterStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("store.sqlite"),
-                                    durability: configuration.durability, plugins: plugins, logger: logger, nowMs: clock())
+                                    durability: configuration.durability, plugins: plugins, gate: gate, logger: logger, nowMs: clock())
         let hub = StreamHub(reader: pool, ids: store.ids)
         let writer = StoreWriter(store: store, logger: logger,
                                  onCommit: { hub.publish($0) },
@@ -50,7 +51,7 @@ public struct StoreServer: Sendable {
                                      counters.commitBatch.record(Double(requests))
                                  })
         let tokens = TokenChecker(client: OutboundHTTP.client, clock: clock)
-        let service = StoreService(pool: pool, writer: writer, plugins: plugins, tokens: tokens,
+        let service = StoreService(pool: pool, writer: writer, plugins: plugins, gate: gate, tokens: tokens,
                                    codes: EnrollmentCodes(storeKey: key), configuration: configuration, clock: clock, counters: counters)
         let limits = BodyLimits(maxBytes: configuration.bodyLimit)
         let fastRoutes = StoreFastRoutes(service: service, hub: hub, limits: limits, metrics: FastRouteMetrics(

@@ -12,6 +12,7 @@ public final class StoreService: Sendable {
     let pool: DatabasePool
     let writer: StoreWriter
     let plugins: PluginHost
+    let gate: FoldGate
     let tokens: TokenChecker
     let codes: EnrollmentCodes
     let configuration: StoreConfiguration
@@ -19,11 +20,12 @@ public final class StoreService: Sendable {
     let counters: StoreCounters
     private let users = Mutex<[Int64: StoreUser]>([:])
 
-    init(pool: DatabasePool, writer: StoreWriter, plugins: PluginHost, tokens: TokenChecker, codes: EnrollmentCodes,
+    init(pool: DatabasePool, writer: StoreWriter, plugins: PluginHost, gate: FoldGate, tokens: TokenChecker, codes: EnrollmentCodes,
          configuration: StoreConfiguration, clock: @escaping @Sendable () -> Int64, counters: StoreCounters) {
         self.pool = pool
         self.writer = writer
         self.plugins = plugins
+        self.gate = gate
         self.tokens = tokens
         self.codes = codes
         self.configuration = configuration
@@ -221,28 +223,46 @@ public final class StoreService: Sendable {
         }
     }
 
+    /// How long `GET value` waits for a fold before answering 503: a slow
+    /// reducer delays its own reads, never hangs them.
+    static let readFoldBudget: Duration = .seconds(2)
+
     /// `{value, date, sha}` folded by this store's reducer for the type.
-    func value(user: Int64, type: String, path: String) throws -> JSON {
+    func value(user: Int64, type: String, path: String) async throws -> JSON {
         guard let reducer = plugins.reducer(for: type) else {
             throw APIError.notFound("StoreError:NoReducer", "this store serves no reducer for type \(type)")
         }
-        return try pool.read { db in
+        enum Read: Sendable { case ready(JSON), fold(HeldPath) }
+        let read = try await pool.read { db -> Read in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM paths WHERE user_id = ? AND type = ? AND path = ?",
                                              arguments: [user, type, path]) else {
-                return ["value": .null, "date": 0, "sha": .string(Op.emptySHA)]
+                return .ready(["value": .null, "date": 0, "sha": .string(Op.emptySHA)])
             }
             if row["value_version"] as String? == tag(reducer), let text: String = row["value"],
                let value = try? JSON.parse(text, maxDepth: 512) {
                 let base = try Op(jsonBytes: Array((row["base"] as String).utf8), maxDepth: 512)
-                return ["value": value, "date": .number(Double(row["value_date"] ?? base.date)),
-                        "sha": .string(row["value_sha"] ?? base.sha)]
+                return .ready(["value": value, "date": .number(Double(row["value_date"] ?? base.date)),
+                               "sha": .string(row["value_sha"] ?? base.sha)])
             }
-            // Stale (an op arrived out of order) or folded by another reducer version: fold now.
-            let held = try HeldPath.read(db, user: user, type: type, path: path)!
-            let outcome = Fold.fold(reducer, state: held.base.value ?? .null, ops: held.ops[...])
-            let last = held.ops.last
-            return ["value": outcome.value, "date": .number(Double(last?.date ?? held.base.date)),
-                    "sha": .string(last?.sha ?? held.base.sha)]
+            return .fold(try HeldPath.read(db, user: user, type: type, path: path)!)
         }
+        guard case .fold(let held) = read else {
+            if case .ready(let answer) = read { return answer }
+            return .null
+        }
+        // Stale (an op arrived out of order) or folded by another reducer version: fold now, within the budget.
+        let key = PathKey(user: user, type: type, path: path)
+        let plugins = self.plugins
+        guard let outcome = await FoldGate.fold(key, gate: gate, within: Self.readFoldBudget, {
+            plugins.fold(with: reducer, state: held.base.value ?? .null, ops: held.ops[...])
+        }) else {
+            var error = APIError.unavailable("StoreError:SlowReducer",
+                                             "the \(type) reducer has not folded this path within \(Self.readFoldBudget); retry later")
+            error.headers[.retryAfter] = "5"
+            throw error
+        }
+        let last = held.ops.last
+        return ["value": outcome.value, "date": .number(Double(last?.date ?? held.base.date)),
+                "sha": .string(last?.sha ?? held.base.sha)]
     }
 }

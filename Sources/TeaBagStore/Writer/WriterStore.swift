@@ -22,7 +22,7 @@ final class WriterStore {
     /// path costs about 200 bytes plus 25 per held op).
     static let maxCachedPaths = 100_000
 
-    init(path: String, durability: Durability, plugins: PluginHost, logger: Logger, nowMs: Int64) throws {
+    init(path: String, durability: Durability, plugins: PluginHost, gate: FoldGate, logger: Logger, nowMs: Int64) throws {
         db = try SQLiteConnection(path: path)
         try db.execute("""
             PRAGMA journal_mode = WAL;
@@ -33,7 +33,7 @@ final class WriterStore {
             PRAGMA wal_autocheckpoint = 0;
             """)
         self.plugins = plugins
-        folds = WriterFold(plugins: plugins, logger: logger)
+        folds = WriterFold(plugins: plugins, logger: logger, gate: gate)
         (ids, nextID) = try Self.beginRun(db, nowMs: nowMs)
     }
 
@@ -195,7 +195,7 @@ final class WriterStore {
     private func refold(_ state: PathState, ops: [Op], type: String) {
         state.pending.removeAll()
         guard let reducer = plugins.reducer(for: type),
-              let outcome = folds.fold(with: reducer, state: state.base.value ?? .null, ops: ops[...]) else {
+              let outcome = folds.fold(state.key, with: reducer, state: state.base.value ?? .null, ops: ops[...]) else {
             state.markStale()
             return
         }
@@ -218,7 +218,7 @@ final class WriterStore {
     private func finishTouchedPaths() throws {
         for state in touched {
             if !state.pending.isEmpty, let value = state.value, let reducer = plugins.reducer(for: state.key.type),
-               let outcome = folds.fold(with: reducer, state: value, ops: state.pending[...]) {
+               let outcome = folds.fold(state.key, with: reducer, state: value, ops: state.pending[...]) {
                 state.value = outcome.value
                 state.skipped += outcome.skipped.count
                 state.valueDate = state.pending.last!.date
