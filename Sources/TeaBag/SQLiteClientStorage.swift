@@ -25,6 +25,22 @@ public final class SQLiteClientStorage: ClientStorage {
         }
     }
 
+    /// Opens an agent's existing file read-only, safe while the agent runs
+    /// (`teabag plugins diff`): SQLite's read-only mode, no migration, no write.
+    public init(readingOnly path: String) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        do { queue = try DatabaseQueue(path: path, configuration: configuration) } catch {
+            throw TeaBagError("ClientError:Storage", "cannot open the client database \(path) read-only (\(error))")
+        }
+    }
+
+    /// The channels whose oplogs this file holds.
+    public func oplogChannels() throws -> [String] {
+        try queue.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT channel FROM oplogs ORDER BY channel") }
+    }
+
     private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in

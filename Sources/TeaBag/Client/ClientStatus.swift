@@ -29,12 +29,18 @@ public struct ClientStatus: Sendable {
     public let failedWriteCount: Int
     public let prunes: Int
     public let sessionError: TeaBagError?
+    /// Writes made through this client since start.
+    public let localWrites: Int
+    /// Ops received on the stores' streams since start.
+    public let receivedOps: Int
 
     public var json: JSON {
         var result: [String: JSON] = [
             "node": .string(node),
             "prunes": .number(Double(prunes)),
             "failed_write_count": .number(Double(failedWriteCount)),
+            "local_writes": .number(Double(localWrites)),
+            "received_ops": .number(Double(receivedOps)),
             "channels": .object(Dictionary(uniqueKeysWithValues: channels.map { ($0.name, $0.json) })),
             "failed_writes": .array(failedWrites.map {
                 ["channel": .string($0.channel), "type": .string($0.type), "path": .string($0.path), "sha": .string($0.sha),
@@ -79,6 +85,16 @@ extension TeaBagClient {
             return ClientStatus.Channel(name: name, stores: stores, paths: runtime.engine.heldKeys.count)
         }
         return ClientStatus(node: node?.record.id ?? "", channels: channels, failedWrites: recentFailures,
-                            failedWriteCount: failedWriteCount, prunes: prunes, sessionError: sessionFailure)
+                            failedWriteCount: failedWriteCount, prunes: prunes, sessionError: sessionFailure,
+                            localWrites: localWrites, receivedOps: receivedOps)
+    }
+
+    /// The paths a channel holds with their current values, in path order,
+    /// at most `limit` of them (the agent's dashboard lists them).
+    public func heldValues(_ channel: String, limit: Int = 2_000) -> [ValueUpdate] {
+        guard let engine = channelRuntimes[channel]?.engine else { return [] }
+        return engine.heldKeys.prefix(limit).compactMap { key in
+            engine.value(key).map { ValueUpdate(channel: channel, type: key.type, path: key.path, value: $0.value, sha: $0.sha, date: $0.date) }
+        }
     }
 }

@@ -46,6 +46,9 @@ public actor TeaBagClient {
     var tableRead = false
     var prunes = 0
     var failedWriteCount = 0
+    /// Counters for `status()` (the agent's dashboard charts their rates).
+    var localWrites = 0
+    var receivedOps = 0
     let wallClock: @Sendable () -> Int64
 
     public init(_ configuration: ClientConfiguration, reducers: ReducerRegistry = ReducerRegistry(),
@@ -136,6 +139,7 @@ public actor TeaBagClient {
         let key = try PathKey(type: type, path: path)
         let runtime = try await runtimeWhenKnown(channel)
         let (_, value) = try runtime.engine.write(key, payload: payload, now: correctedNow())
+        localWrites += 1
         pump(channel)
         return value
     }
