@@ -57,7 +57,7 @@ def profile(binary: str, tmp: str, seconds: float) -> None:
         say("-- self time by function:")
         say(perf_report(data, "sym", "0.8"))
         say("-- time including callees (frame-pointer call chains), the store's own and GRDB's frames:")
-        say(perf_report(data, "sym", "1", children=True, only=r"OplogWriter|StoreService|StoreRoutes|StreamHub|JSON\.|Op\.init|"
+        say(perf_report(data, "sym", "1", children=True, only=r"StoreWriter|WriterStore|StoreFastRoutes|EventLoopRoutes|StoreService|StreamHub|JSON\.|Op\.init|"
                         r"inTransaction|RouterResponder|HTTPDecoder|writeToSocket|readFromSocket|fdatasync|pwrite|pread"))
     CHILDREN.stop(store.proc)
     CHILDREN.stop(tb.table)

@@ -67,20 +67,40 @@ REDIS_TWIN = {"teabag-normal": "redis-everysec", "teabag-full": "redis-always"}
 
 
 def goals(results: Results) -> list[tuple[str, str, bool | None]]:
+    """Issue 13's goals, each a ratio to a peer measured in the same run (or a bound)."""
     rows = []
+
+    def at_least(name: str, a: float | None, b: float | None, bound: float) -> None:
+        rows.append((name, ratio(a, b), a / b >= bound if a and b else None))
+
+    def at_most(name: str, value: float | None, bound: float, unit: str) -> None:
+        rows.append((name, f"{value:,.1f} {unit}" if value is not None else "—", value <= bound if value is not None else None))
+
     for c in (16, 64):
-        tb, etcd, nginx = (med(results, f"single/{c}/{s}", "rate") for s in ("teabag-normal", "etcd", "nginx"))
-        rows.append((f"single-op appends (normal), {c} conn. ≥ 2× etcd put", ratio(tb, etcd), tb / etcd >= 2 if tb and etcd else None))
-        rows.append((f"single-op appends (normal), {c} conn. ≥ 25% of nginx", ratio(tb, nginx), tb / nginx >= 0.25 if tb and nginx else None))
-    tb, redis = med(results, "batch/teabag-normal", "rate"), med(results, "batch/redis-everysec", "rate")
-    rows.append(("batch appends (normal) ≥ 50% of pipelined Redis XADD (everysec)", ratio(tb, redis), tb / redis >= 0.5 if tb and redis else None))
-    for n in (1, 100):
+        tb, nginx = med(results, f"single/{c}/teabag-normal", "rate"), med(results, f"single/{c}/nginx", "rate")
+        at_least(f"single-op push (normal), {c} conn. ≥ 0.35× nginx `return 204`", tb, nginx, 0.35)
+    tb, nginx = med(results, "single/16/teabag-full", "rate"), med(results, "single/16/nginx", "rate")
+    at_least("single-op push (full), 16 conn. ≥ 0.25× nginx", tb, nginx, 0.25)
+    at_most("single-op p99 (normal), 16 conn. ≤ 5 ms", med(results, "single/16/teabag-normal", "p99"), 5, "ms")
+
+    def cpu_per_op(key: str) -> float | None:
+        cpu, rate = med(results, key, "cpu"), med(results, key, "rate")
+        return cpu / rate * 1e6 if cpu is not None and rate else None
+    at_most("store CPU per single op (normal, 16 conn.) ≤ 35 µs", cpu_per_op("single/16/teabag-normal"), 35, "µs")
+    at_most("store CPU per op in batches of 100 (normal) ≤ 5 µs", cpu_per_op("batch/teabag-normal"), 5, "µs")
+    tb_full, redis_always = med(results, "batch/teabag-full", "rate"), med(results, "batch/redis-always", "rate")
+    at_least("batch of 100 (full) ≥ 0.5× Redis `XADD -P 100` (appendfsync always)", tb_full, redis_always, 0.5)
+    at_least("batch of 100 (full) ≥ 2× etcd txn", tb_full, med(results, "batch/etcd", "rate"), 2)
+    for n, bound in ((1, 3), (100, 1)):
         tb, redis = med(results, f"delivery/{n}/teabag", "p99"), med(results, f"delivery/{n}/redis", "p99")
-        rows.append((f"delivery p99, {n} listener(s) ≤ 3× Redis XREAD BLOCK", ratio(tb, redis), tb / redis <= 3 if tb and redis else None))
+        rows.append((f"delivery p99, {n} listener(s) ≤ {bound}× Redis XREAD BLOCK", ratio(tb, redis), tb / redis <= bound if tb and redis else None))
     sizes = sorted(int(k.split("/")[1]) for k in results.rows if k.startswith("growth/"))
     if sizes:
         small, big = med(results, f"growth/{sizes[0]}", "rate"), med(results, f"growth/{sizes[-1]}", "rate")
-        rows.append((f"push rate at {sizes[-1]:,} ops/path ≥ 80% of that at {sizes[0]:,}", ratio(big, small), big / small >= 0.8 if big and small else None))
+        at_least(f"push at {sizes[-1]:,} ops per path ≥ 0.9× push at {sizes[0]:,}", big, small, 0.9)
+    disk = med(results, "memory/teabag", "disk_mib")
+    if disk is not None and results.meta.get("memory_ops"):
+        at_most("disk per held op ≤ 100 bytes", disk * 1048576 / results.meta["memory_ops"], 100, "bytes")
     return rows
 
 

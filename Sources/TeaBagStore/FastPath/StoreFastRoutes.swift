@@ -170,13 +170,9 @@ struct StoreFastRoutes: EventLoopResponder {
     /// `Credentials.store`: `?store_token=` first, else a Bearer token that looks like one.
     /// A token with escapes goes to the router (its decoding is the reference).
     private static func storeToken(_ head: HTTPRequest, _ target: RequestTarget) -> String? {
-        switch target.value("store_token") {
-        case .value(let token):
-            return token.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) ? nil : token
-        case .invalid: return nil
-        case .absent: break
+        if let raw = target.rawValue("store_token") {
+            return raw.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) ? nil : String(raw)
         }
-        if target.query.map({ $0.contains("store_token") }) == true { return nil }
         guard let authorization = head.headerFields[.authorization] else { return nil }
         let parts = authorization.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }

@@ -65,7 +65,9 @@ final class PathState {
         pending.removeAll()
     }
 
-    func held(_ sha: String) -> Bool {
-        sha.utf8.elementsEqual(base.sha.utf8) || shas.contains(sha)
+    func held(_ sha: String) -> Bool { held(sha, ShaIndex.fingerprint(sha)) }
+
+    func held(_ sha: String, _ fingerprint: ShaIndex.Fingerprint) -> Bool {
+        sha.utf8.elementsEqual(base.sha.utf8) || shas.contains(fingerprint)
     }
 }

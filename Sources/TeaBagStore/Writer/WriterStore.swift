@@ -24,13 +24,17 @@ final class WriterStore {
 
     init(path: String, durability: Durability, plugins: PluginHost, gate: FoldGate, logger: Logger, nowMs: Int64) throws {
         db = try SQLiteConnection(path: path)
+        // The writer's working set is the log's last pages, the `log_path`
+        // index pages of the paths being written, and their `paths` rows:
+        // 16 MiB of page cache holds it for tens of thousands of active
+        // paths, and bounds what the cache adds to the store's memory.
         try db.execute("""
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL");
-            PRAGMA cache_size = -65536;
-            PRAGMA mmap_size = 268435456;
+            PRAGMA cache_size = -16384;
             PRAGMA temp_store = MEMORY;
             PRAGMA wal_autocheckpoint = 0;
+            PRAGMA journal_size_limit = 8388608;
             """)
         self.plugins = plugins
         folds = WriterFold(plugins: plugins, logger: logger, gate: gate)
@@ -107,12 +111,13 @@ final class WriterStore {
             op = admitted
         }
         let state = try pathState(key)
-        switch MergeRules.decide(op, base: state.base, alreadyHeld: state.held(op.sha)) {
+        let fingerprint = ShaIndex.fingerprint(op.sha)
+        switch MergeRules.decide(op, base: state.base, alreadyHeld: state.held(op.sha, fingerprint)) {
         case .noop:
             return .noop
         case .keep:
             let (id, columns) = try insert(op, pathID: state.id)
-            state.shas.insert(op.sha)
+            state.shas.insert(fingerprint)
             foldLater(op, into: state, type: entry.type)
             markTouched(state)
             accepted.append(Self.accepted(user: user, id: id, entry: entry, op: op, columns: columns))
