@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The plugin ABI header, kept once under Plugins/include (SPEC §4.1).
@@ -68,6 +69,7 @@ let package = Package(
         .target(name: "TeaBagTable", dependencies: [
             "TeaBagCore", "TeaBagServerKit", "TeaBagConfig",
             .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         .target(name: "TeaBagStore", dependencies: [
             "TeaBagCore", "TeaBagPlugins", "TeaBagServerKit", "TeaBagConfig",

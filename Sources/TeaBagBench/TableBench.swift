@@ -44,8 +44,8 @@ struct TableBench: AsyncParsableCommand {
 
         // The check itself, without HTTP: what a request costs beyond the server's floor.
         let iterations = 200_000
-        let inProcessStore = Timing.repeated(1) { for _ in 0..<iterations { _ = try? table.service.checkStoreToken(user: 1, token: storeToken) } }[0]
-        let inProcessSession = Timing.repeated(1) { for _ in 0..<iterations { _ = try? table.service.checkSession(user: 1, token: sessionToken) } }[0]
+        let inProcessStore = try await Timing.elapsed { for _ in 0..<iterations { _ = try? await table.service.checkStoreToken(user: 1, token: storeToken) } }
+        let inProcessSession = try await Timing.elapsed { for _ in 0..<iterations { _ = try? await table.service.checkSession(user: 1, token: sessionToken) } }
 
         let storeCheck = try Wrk.run(url: base + "user/1/table/check/\(storeToken)", connections: connections, seconds: seconds)
         let sessionCheck = try Wrk.run(url: base + "user/1/session/check/\(sessionToken)", connections: connections, seconds: seconds)

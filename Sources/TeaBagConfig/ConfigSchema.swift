@@ -34,6 +34,8 @@ public enum ConfigSchema {
         .init("table.port", .int, environment: ["TEABAG_TABLE_PORT"]),
         .init("table.data", .string, environment: ["TEABAG_TABLE_DATA", "TEABAG_DATA"]),
         .init("table.key", .string, environment: ["TEABAG_TABLE_KEY"]),
+        .init("table.database", .string, environment: ["TEABAG_TABLE_DATABASE"]),
+        .init("table.database_connections", .int),
         .init("table.url", .string, environment: ["TEABAG_TABLE_URL"]),
         .init("table.body_limit", .int),
         .init("table.master_hash_rounds", .int),

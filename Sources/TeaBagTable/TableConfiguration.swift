@@ -4,6 +4,10 @@
 /// - `table.host` (string, default `127.0.0.1`): address to bind.
 /// - `table.port` (int, default `4000`; `TEABAG_TABLE_PORT`): 0 picks a free port.
 /// - `table.data` (string, default `data/table`; `TEABAG_DATA`): directory of `table.sqlite` and the generated key.
+/// - `table.database` (string; `TEABAG_TABLE_DATABASE`): unset, the table keeps its state in `<data>/table.sqlite`
+///   (one table process); `postgresql://user[:password]@host[:port]/database[?sslmode=…]`, in that PostgreSQL
+///   database, which any number of table processes may share.
+/// - `table.database_connections` (int, default 10): the most connections one table process opens to PostgreSQL.
 /// - `table.key` (string; `TEABAG_TABLE_KEY`): admin key and token-signing key, at least 16 characters;
 ///   generated into `<data>/table.key` (mode 0600) when unset.
 /// - `table.url` (string; `TEABAG_TABLE_URL`): the public base sent to stores (`http(s)://…/`);
@@ -29,6 +33,9 @@ public struct TableConfiguration: Sendable {
     public var port = 4000
     public var dataDirectory = "data/table"
     public var key: String?
+    /// `postgresql://…`, or nil for the SQLite file in the data directory.
+    public var database: String?
+    public var databaseConnections = 10
     public var publicURL: String?
     public var bodyLimit = 1 << 20
     public var masterHashRounds = 100_000
@@ -46,6 +53,8 @@ public struct TableConfiguration: Sendable {
         port = table.int(forKey: "port", default: port)
         dataDirectory = table.string(forKey: "data", default: dataDirectory)
         key = table.string(forKey: "key", isSecret: true)
+        database = table.string(forKey: "database", isSecret: true)
+        databaseConnections = table.int(forKey: "database_connections", default: databaseConnections)
         publicURL = table.string(forKey: "url")
         bodyLimit = table.int(forKey: "body_limit", default: bodyLimit)
         masterHashRounds = table.int(forKey: "master_hash_rounds", default: masterHashRounds)
@@ -61,6 +70,8 @@ public struct TableConfiguration: Sendable {
         func bad(_ key: String, _ problem: String) -> ConfigError { ConfigError(origin: "configuration", key: "table.\(key)", problem: problem) }
         guard (0...65535).contains(port) else { throw bad("port", "must be from 0 to 65535") }
         if let key, key.count < 16 { throw bad("key", "must be at least 16 characters (or unset, to generate one)") }
+        if let database, case .failure(let problem) = PostgresURL.parse(database) { throw bad("database", problem.text) }
+        guard (1...1000).contains(databaseConnections) else { throw bad("database_connections", "must be from 1 to 1000") }
         if let publicURL {
             guard BaseURL.isValid(publicURL) else {
                 throw bad("url", "must be an http(s) URL ending with / and without a query, e.g. https://table.example.com/")

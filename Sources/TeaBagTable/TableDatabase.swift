@@ -1,5 +1,6 @@
 /// The table's SQLite file: users, sessions and the mount table, with
-/// migrations from the first version on.
+/// migrations from the first version on. `SQLiteTableStorage` serves from
+/// a mirror of it.
 import Foundation
 import GRDB
 import TeaBagServerKit
@@ -7,24 +8,6 @@ import TeaBagServerKit
 struct UserRow: Sendable {
     let id: Int64
     let masterHash: String
-}
-
-struct SessionRow: Sendable, Equatable {
-    let signature: String
-    let user: Int64
-    let created: Int64
-    let timeout: Int64
-    let description: String
-    var lastCheck: Int64
-}
-
-/// A store enrolled under a channel.
-public struct StoreRecord: Sendable, Equatable {
-    public let channel: String
-    public let storeID: String
-    public let url: String
-    public let code: String
-    public let created: Int64
 }
 
 final class TableDatabase: Sendable {
@@ -95,10 +78,12 @@ final class TableDatabase: Sendable {
         }
     }
 
-    func insert(session: SessionRow) throws {
+    /// False when a session with this signature exists: then nothing changed.
+    func insert(session: SessionRow) throws -> Bool {
         try pool.write { db in
-            try db.execute(sql: "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+            try db.execute(sql: "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(signature) DO NOTHING",
                            arguments: [session.signature, session.user, session.created, session.timeout, session.description, session.lastCheck])
+            return db.changesCount == 1
         }
     }
 

@@ -20,43 +20,43 @@ struct TableRoutes: Sendable {
             guard let master = context.decodedParameter("master"), !master.isEmpty else {
                 throw APIError.badRequest("AdminError:InvalidMaster", "the master must be non-empty UTF-8 text, percent-encoded in the URL")
             }
-            try service.setMaster(user: user, master: master)
+            try await service.setMaster(user: user, master: master)
             return Response.ok
         }
 
         router.get("/user/:user_id/session/new") { request, context in
             let user = try context.userID(kind: "SessionError")
-            try service.authenticate(user: user, master: Credentials(request).master(for: user))
+            try await service.authenticate(user: user, master: Credentials(request).master(for: user))
             let query = request.uri.queryParameters
             guard let timeout = query["timeout"].flatMap({ Int64($0) }) else {
                 throw APIError.badRequest("SessionError:InvalidTimeout", "give timeout= in ms, from 1000 to 2678400000 (31 days)")
             }
-            let session = try service.newSession(user: user, timeout: timeout, description: try request.query("description", invalid: invalidDescription) ?? "")
+            let session = try await service.newSession(user: user, timeout: timeout, description: try request.query("description", invalid: invalidDescription) ?? "")
             return Response.json(session.json)
         }
 
         router.get("/user/:user_id/session/all") { request, context in
             let user = try context.userID(kind: "SessionError")
-            try service.authenticate(user: user, master: Credentials(request).master(for: user))
-            return Response.json(.array(service.sessions(user: user).map(\.json)))
+            try await service.authenticate(user: user, master: Credentials(request).master(for: user))
+            return Response.json(.array(try await service.sessions(user: user).map(\.json)))
         }
 
         router.delete("/user/:user_id/session/:session_token") { _, context in
             let user = try context.userID(kind: "SessionError")
-            try service.revoke(user: user, token: try context.parameters.require("session_token"))
+            try await service.revoke(user: user, token: try context.parameters.require("session_token"))
             return Response.ok
         }
 
         router.get("/user/:user_id/session/check/:session_token") { _, context in
             let user = try context.userID(kind: "SessionError")
-            try service.checkSession(user: user, token: try context.parameters.require("session_token"))
+            try await service.checkSession(user: user, token: try context.parameters.require("session_token"))
             return Response.ok
         }
 
         router.post("/user/:user_id/table/:channel/store") { request, context in
             let user = try context.userID(kind: "TableError")
             let channel = try channelName(context)
-            try service.authenticate(user: user, master: Credentials(request).master(for: user))
+            try await service.authenticate(user: user, master: Credentials(request).master(for: user))
             let body = try await request.jsonBody(limits, errorKind: "TableError")
             guard let storeURL = body["store_url"]?.stringValue, let code = body["code"]?.stringValue else {
                 throw APIError.badRequest("TableError:InvalidPostBody", "the body must be {\"store_url\": \"http://…/user/N/\", \"code\": \"…\"}")
@@ -65,55 +65,55 @@ struct TableRoutes: Sendable {
             let storeID = Digest.sha256Hex(Array(url.utf8))
             try await enroller.confirm(storeURL: url, code: code, tableURL: "\(publicURL())user/\(user)/", storeID: storeID)
             let record = StoreRecord(channel: channel, storeID: storeID, url: url, code: code, created: service.clock())
-            try service.record(user: user, store: record)
+            try await service.record(user: user, store: record)
             return Response.json(service.storeJSON(record, session: nil))
         }
 
         router.delete("/user/:user_id/table/:channel/store/:store_id") { request, context in
             let user = try context.userID(kind: "TableError")
             let channel = try channelName(context)
-            try service.authenticate(user: user, master: Credentials(request).master(for: user))
-            try service.removeStore(user: user, channel: channel, storeID: try context.parameters.require("store_id"))
+            try await service.authenticate(user: user, master: Credentials(request).master(for: user))
+            try await service.removeStore(user: user, channel: channel, storeID: try context.parameters.require("store_id"))
             return Response.ok
         }
 
         router.delete("/user/:user_id/table/:channel") { request, context in
             let user = try context.userID(kind: "TableError")
             let channel = try channelName(context)
-            try service.authenticate(user: user, master: Credentials(request).master(for: user))
-            try service.removeChannel(user: user, channel: channel)
+            try await service.authenticate(user: user, master: Credentials(request).master(for: user))
+            try await service.removeChannel(user: user, channel: channel)
             return Response.ok
         }
 
         router.get("/user/:user_id/table") { request, context in
             let user = try context.userID(kind: "TableError")
-            let session = try authenticateMasterOrSession(request, user: user)
-            return Response.json(try service.table(user: user, session: session))
+            let session = try await authenticateMasterOrSession(request, user: user)
+            return Response.json(try await service.table(user: user, session: session))
         }
 
         router.get("/user/:user_id/table/:channel") { request, context in
             let user = try context.userID(kind: "TableError")
             let channel = try channelName(context)
-            let session = try authenticateMasterOrSession(request, user: user)
-            return Response.json(try service.channel(user: user, name: channel, session: session))
+            let session = try await authenticateMasterOrSession(request, user: user)
+            return Response.json(try await service.channel(user: user, name: channel, session: session))
         }
 
         router.get("/user/:user_id/table/check/:store_token") { _, context in
             let user = try context.userID(kind: "SessionError")
-            try service.checkStoreToken(user: user, token: try context.parameters.require("store_token"))
+            try await service.checkStoreToken(user: user, token: try context.parameters.require("store_token"))
             return Response.ok
         }
     }
 
     /// A session token when one was used (store tokens then go into the answer), nil for the master.
-    func authenticateMasterOrSession(_ request: Request, user: Int64) throws -> SessionToken? {
+    func authenticateMasterOrSession(_ request: Request, user: Int64) async throws -> SessionToken? {
         let credentials = Credentials(request)
         if let master = credentials.master(for: user) {
-            try service.authenticate(user: user, master: master)
+            try await service.authenticate(user: user, master: master)
             return nil
         }
         if let token = credentials.session {
-            return try service.checkSession(user: user, token: token)
+            return try await service.checkSession(user: user, token: token)
         }
         throw APIError.unauthorized("TableError:MissingCredentials", "give the master or a session token (?session_token= or Authorization: Bearer)")
     }

@@ -31,8 +31,8 @@ public struct TableServer: Sendable {
         try configuration.validate()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let (key, generatedKeyPath) = try KeyFile.resolve(configured: configuration.key, directory: configuration.dataDirectory, name: "table.key")
-        let database = try TableDatabase(path: (configuration.dataDirectory as NSString).appendingPathComponent("table.sqlite"), durability: .full)
-        let service = try TableService(database: database, tableKey: key, masterRounds: configuration.masterHashRounds, clock: clock, logger: logger)
+        let (storage, storageServices) = try openStorage(configuration, logger: logger)
+        let service = TableService(storage: storage, tableKey: key, masterRounds: configuration.masterHashRounds, clock: clock, logger: logger)
         let metrics = ServerMetrics(role: "table")
         let address = BoundAddress()
         let liveSessions = metrics.gauge("teabag_table_live_sessions")
@@ -52,8 +52,7 @@ public struct TableServer: Sendable {
 
         let flusher = PeriodicTask(every: .seconds(1)) {
             do {
-                try service.flush()
-                liveSessions.set(Double(service.liveSessionCount))
+                liveSessions.set(Double(try await service.flush()))
             } catch {
                 logger.error("could not persist session refreshes: \(error)")
             }
@@ -62,7 +61,7 @@ public struct TableServer: Sendable {
             router: router,
             server: .teabag(idleTimeout: .milliseconds(configuration.idleTimeoutMs)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "teabag-table"),
-            services: [flusher],
+            services: storageServices + [flusher],
             onServerRunning: { channel in
                 address.set(channel)
                 if announce, let url = address.url { Readiness.announce("teabag table listening on \(url)") }
@@ -71,5 +70,18 @@ public struct TableServer: Sendable {
         )
         return TableServer(application: application, service: service, address: address, metrics: metrics,
                            generatedKeyPath: generatedKeyPath, routes: router.routes.map(\.description))
+    }
+
+    /// `table.database` unset: the SQLite file in the data directory;
+    /// `postgresql://…`: that database, with its pool run as a service.
+    static func openStorage(_ configuration: TableConfiguration, logger: Logger) throws -> (any TableStorage, [any Service]) {
+        guard let text = configuration.database else {
+            let path = (configuration.dataDirectory as NSString).appendingPathComponent("table.sqlite")
+            return (try SQLiteTableStorage(database: TableDatabase(path: path, durability: .full)), [])
+        }
+        let url = try PostgresURL.parse(text).get()
+        logger.info("table state in PostgreSQL at \(url.redacted)")
+        let storage = PostgresTableStorage(url: url, connections: configuration.databaseConnections, logger: logger)
+        return (storage, [storage])
     }
 }

@@ -5,9 +5,9 @@ import TeaBagTestSupport
 
 @Suite("Table: mount table, enrollment and store tokens")
 struct MountTableTests {
-    @Test("enrollment confirms with the store, records the store, and hands out store tokens to sessions")
-    func enrollmentAndTokens() async throws {
-        let t = try await TableFixture.start()
+    @Test("enrollment confirms with the store, records the store, and hands out store tokens to sessions", arguments: TableBackend.allCases)
+    func enrollmentAndTokens(backend: TableBackend) async throws {
+        let t = try await TableFixture.start(backend)
         let store = try await TestStore(.accept)
         defer { Task { await store.stop(); await t.stop() } }
 
@@ -49,9 +49,9 @@ struct MountTableTests {
         #expect(try await t.get("user/1/table/check/\(storeToken)").status == 403)
     }
 
-    @Test("a store removed from the table, or its channel removed, stops accepting its tokens")
-    func removal() async throws {
-        let t = try await TableFixture.start()
+    @Test("a store removed from the table, or its channel removed, stops accepting its tokens", arguments: TableBackend.allCases)
+    func removal(backend: TableBackend) async throws {
+        let t = try await TableFixture.start(backend)
         let a = try await TestStore(.accept)
         let b = try await TestStore(.accept)
         defer { Task { await a.stop(); await b.stop(); await t.stop() } }
@@ -75,9 +75,9 @@ struct MountTableTests {
         #expect(try await t.get("user/1/table?master=secret").json?.objectValue?.keys.sorted() == ["other"])
     }
 
-    @Test("a store that refuses the code: its error is relayed and nothing is recorded")
-    func storeRefuses() async throws {
-        let t = try await TableFixture.start()
+    @Test("a store that refuses the code: its error is relayed and nothing is recorded", arguments: TableBackend.allCases)
+    func storeRefuses(backend: TableBackend) async throws {
+        let t = try await TableFixture.start(backend)
         let store = try await TestStore(.refuse)
         defer { Task { await store.stop(); await t.stop() } }
         let answer = try await t.enroll(channel: "main", store: store)
@@ -86,9 +86,9 @@ struct MountTableTests {
         #expect(try await t.get("user/1/table?master=secret").json == [:])
     }
 
-    @Test("a store that never answers, or is not there: a clear error within the timeout, nothing recorded")
-    func storeUnreachable() async throws {
-        let t = try await TableFixture.start(configure: { $0.confirmTimeoutMs = 300 })
+    @Test("a store that never answers, or is not there: a clear error within the timeout, nothing recorded", arguments: TableBackend.allCases)
+    func storeUnreachable(backend: TableBackend) async throws {
+        let t = try await TableFixture.start(backend, configure: { $0.confirmTimeoutMs = 300 })
         let store = try await TestStore(.hang)
         defer { Task { await store.stop(); await t.stop() } }
         let started = Date()
@@ -105,20 +105,20 @@ struct MountTableTests {
         #expect(try await t.get("user/1/table?master=secret").json == [:])
     }
 
-    @Test("store URLs must be http(s), end with /, and carry no query", arguments: [
+    @Test("store URLs must be http(s), end with /, and carry no query", arguments: TableBackend.allCases, [
         "ftp://store/user/1/", "http://store/user/1", "http://store/user/1/?a=b", "store/user/1/", "", "http:///user/1/",
     ])
-    func badStoreURL(url: String) async throws {
-        let t = try await TableFixture.start()
+    func badStoreURL(backend: TableBackend, url: String) async throws {
+        let t = try await TableFixture.start(backend)
         defer { Task { await t.stop() } }
         let answer = try await HTTP.request(.POST, t.url + "user/1/table/main/store?master=secret", json: ["store_url": .string(url), "code": "c"])
         #expect(answer.status == 400)
         #expect(answer.errorName == "TableError:InvalidStoreUrl")
     }
 
-    @Test("bodies: 413 over the limit, 415 not JSON, 400 too deep or malformed")
-    func bodyLimits() async throws {
-        let t = try await TableFixture.start()
+    @Test("bodies: 413 over the limit, 415 not JSON, 400 too deep or malformed", arguments: TableBackend.allCases)
+    func bodyLimits(backend: TableBackend) async throws {
+        let t = try await TableFixture.start(backend)
         defer { Task { await t.stop() } }
         let route = t.url + "user/1/table/main/store?master=secret"
         let big = try await HTTP.request(.POST, route, headers: [("Content-Type", "application/json")],
@@ -138,9 +138,9 @@ struct MountTableTests {
         #expect(shape.errorName == "TableError:InvalidPostBody")
     }
 
-    @Test("concurrent enrollments for one user all land")
-    func concurrentWrites() async throws {
-        let t = try await TableFixture.start()
+    @Test("concurrent enrollments for one user all land", arguments: TableBackend.allCases)
+    func concurrentWrites(backend: TableBackend) async throws {
+        let t = try await TableFixture.start(backend)
         let store = try await TestStore(.accept)
         defer { Task { await store.stop(); await t.stop() } }
         try await withThrowingTaskGroup(of: Int.self) { group in

@@ -7,19 +7,19 @@ import TeaBagTestSupport
 
 @Suite("Table: persistence and logs")
 struct PersistenceAndLoggingTests {
-    @Test("a restart on the same data directory keeps users, sessions and the mount table")
-    func restart() async throws {
+    @Test("a restart on the same data directory keeps users, sessions and the mount table", arguments: TableBackend.allCases)
+    func restart(backend: TableBackend) async throws {
         let data = try temporaryDirectory("table-restart")
         defer { try? FileManager.default.removeItem(atPath: data) }
         let store = try await TestStore(.accept)
         defer { Task { await store.stop() } }
-        let first = try await TableFixture.start(data: data)
+        let first = try await TableFixture.start(backend, data: data)
         let session = try await first.newSession(timeout: 3_600_000, description: "kept")
         #expect(try await first.enroll(channel: "main", store: store).status == 200)
         _ = try await first.get("user/1/session/check/\(session)")
         await first.table.stop()
 
-        let second = try await TableFixture.start(data: data, createUser: false)
+        let second = try await TableFixture.start(backend, database: first.database, data: data, createUser: false)
         defer { Task { await second.stop() } }
         #expect(try await second.get("user/1/session/check/\(session)").isOK)
         #expect(try await second.get("user/1/session/all?master=secret").json?.arrayValue?.first?["description"] == "kept")
@@ -27,12 +27,12 @@ struct PersistenceAndLoggingTests {
         #expect(table.json?["main"]?.objectValue?.values.first?["store_token"] != nil)
     }
 
-    @Test("no master, token or key ever appears in a log line")
-    func redaction() async throws {
+    @Test("no master, token or key ever appears in a log line", arguments: TableBackend.allCases)
+    func redaction(backend: TableBackend) async throws {
         let handler = InMemoryLogHandler()
         var logger = Logger(label: "table", factory: { _ in handler })
         logger.logLevel = .trace
-        let t = try await TableFixture.start(logger: logger)
+        let t = try await TableFixture.start(backend, logger: logger)
         defer { Task { await t.stop() } }
         let token = try await t.newSession()
         _ = try await t.get("user/1/session/check/\(token)")

@@ -5,9 +5,9 @@ import TeaBagTestSupport
 
 @Suite("Table: sessions (SPEC §2.2)")
 struct SessionRoutesTests {
-    @Test("the original session suite: new, all, check, delete")
-    func originalSuite() async throws {
-        let t = try await TableFixture.start()
+    @Test("the original session suite: new, all, check, delete", arguments: TableBackend.allCases)
+    func originalSuite(backend: TableBackend) async throws {
+        let t = try await TableFixture.start(backend)
         defer { Task { await t.stop() } }
         let first = try await t.get("user/1/session/new?master=secret&timeout=60000&description=laptop")
         #expect(first.status == 200)
@@ -30,21 +30,22 @@ struct SessionRoutesTests {
         #expect(try await t.get("user/1/session/all?master=secret").json?.arrayValue?.count == 1)
     }
 
-    @Test("timeout bounds: 1,000 ms to 31 days", arguments: [
+    @Test("timeout bounds: 1,000 ms to 31 days", arguments: TableBackend.allCases, [
         ("999", 400), ("1000", 200), ("2678400000", 200), ("2678400001", 400), ("abc", 400), ("", 400), ("-5", 400),
     ])
-    func timeoutBounds(timeout: String, status: Int) async throws {
-        let t = try await TableFixture.start()
+    func timeoutBounds(backend: TableBackend, example: (timeout: String, status: Int)) async throws {
+        let (timeout, status) = example
+        let t = try await TableFixture.start(backend)
         defer { Task { await t.stop() } }
         let answer = try await t.get("user/1/session/new?master=secret&timeout=\(timeout)")
         #expect(answer.status == status)
         if status == 400 { #expect(answer.errorName == "SessionError:InvalidTimeout") }
     }
 
-    @Test("sessions slide: each use refreshes last_check, idleness past the timeout ends them")
-    func slidingExpiry() async throws {
+    @Test("sessions slide: each use refreshes last_check, idleness past the timeout ends them", arguments: TableBackend.allCases)
+    func slidingExpiry(backend: TableBackend) async throws {
         let clock = ManualClock()
-        let t = try await TableFixture.start(clock: clock)
+        let t = try await TableFixture.start(backend, clock: clock)
         defer { Task { await t.stop() } }
         let token = try await t.newSession(timeout: 1_000)
         for _ in 0..<5 {
@@ -60,9 +61,9 @@ struct SessionRoutesTests {
         #expect(try await t.get("user/1/session/all?master=secret").json == [])
     }
 
-    @Test("a new master revokes every session at once")
-    func newMasterRevokes() async throws {
-        let t = try await TableFixture.start()
+    @Test("a new master revokes every session at once", arguments: TableBackend.allCases)
+    func newMasterRevokes(backend: TableBackend) async throws {
+        let t = try await TableFixture.start(backend)
         defer { Task { await t.stop() } }
         let a = try await t.newSession()
         let b = try await t.newSession()
@@ -72,9 +73,9 @@ struct SessionRoutesTests {
         #expect(try await t.get("user/1/session/all?master=other").json == [])
     }
 
-    @Test("credentials: query master, HTTP Basic, query session token, Bearer")
-    func credentialForms() async throws {
-        let t = try await TableFixture.start()
+    @Test("credentials: query master, HTTP Basic, query session token, Bearer", arguments: TableBackend.allCases)
+    func credentialForms(backend: TableBackend) async throws {
+        let t = try await TableFixture.start(backend)
         defer { Task { await t.stop() } }
         #expect(try await t.get("user/1/session/new?timeout=5000", headers: [HTTP.basic("1", "secret")]).status == 200)
         #expect(try await t.get("user/1/session/new?timeout=5000", headers: [HTTP.basic("1", "nope")]).status == 401)
@@ -88,7 +89,7 @@ struct SessionRoutesTests {
         #expect(none.errorName == "TableError:MissingCredentials")
     }
 
-    @Test("bad input gets the original's error names and fitting statuses", arguments: [
+    @Test("bad input gets the original's error names and fitting statuses", arguments: TableBackend.allCases, [
         ("user/0/session/new?master=secret&timeout=5000", 400, "SessionError:InvalidUserId"),
         ("user/abc/session/all?master=secret", 400, "SessionError:InvalidUserId"),
         ("user/-1/session/check/x", 400, "SessionError:InvalidUserId"),
@@ -100,8 +101,9 @@ struct SessionRoutesTests {
         ("user/1/table/check/store_1_2_3_x_y", 403, "UtilityError:InvalidStoreToken"),
         ("no/such/route", 404, "ServerError:UnknownRoute"),
     ])
-    func errorNames(path: String, status: Int, name: String) async throws {
-        let t = try await TableFixture.start()
+    func errorNames(backend: TableBackend, example: (path: String, status: Int, name: String)) async throws {
+        let (path, status, name) = example
+        let t = try await TableFixture.start(backend)
         defer { Task { await t.stop() } }
         let answer = try await t.get(path)
         #expect(answer.status == status, "\(answer.text)")
@@ -109,9 +111,9 @@ struct SessionRoutesTests {
         #expect(answer.json?["error"]?["message"]?.stringValue?.isEmpty == false)
     }
 
-    @Test("admin routes need admin:<table key>")
-    func adminKey() async throws {
-        let t = try await TableFixture.start()
+    @Test("admin routes need admin:<table key>", arguments: TableBackend.allCases)
+    func adminKey(backend: TableBackend) async throws {
+        let t = try await TableFixture.start(backend)
         defer { Task { await t.stop() } }
         for headers in [[HTTP.basic("admin", "wrong-key-wrong-key")], [HTTP.basic("1", "secret")], []] {
             let answer = try await HTTP.request(.PUT, t.url + "admin/user/2/master/x", headers: headers)

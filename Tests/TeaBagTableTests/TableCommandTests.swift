@@ -52,6 +52,10 @@ struct TableCommandTests {
         ("table:\n  key: short\n", "table.key: must be at least 16 characters"),
         ("table:\n  url: ftp://x/\n", "table.url: must be an http(s) URL"),
         ("table: [1\n", "invalid YAML"),
+        ("table:\n  database: mysql://u@db/x\n", "table.database: must be a postgresql://user@host:port/database URL"),
+        ("table:\n  database: postgresql://db:5432/x\n", "table.database: names no user"),
+        ("table:\n  database: postgresql://u@db:5432/\n", "table.database: names no database"),
+        ("table:\n  database: postgresql://u@db/x?sslmode=maybe\n", "table.database: takes only ?sslmode=disable, prefer or require"),
     ])
     func badConfiguration(yaml: String, message: String) async throws {
         let directory = try temporaryDirectory("table-conf")

@@ -12,15 +12,26 @@ import TeaBagTestSupport
 struct TableFixture {
     let data: String
     let table: RunningTable
+    /// `table.database`: nil for SQLite in `data`.
+    let database: String?
     var url: String { table.url }
 
-    static func start(clock: ManualClock? = nil, logger: Logger? = nil, data: String? = nil, createUser: Bool = true,
+    /// - Parameters:
+    ///   - backend: SQLite in `data`, or a fresh PostgreSQL database (unless `database` names one).
+    ///   - database: for PostgreSQL, a database to reuse (a restart, a second instance).
+    static func start(_ backend: TableBackend = .sqlite, database: String? = nil, clock: ManualClock? = nil, logger: Logger? = nil,
+                      data: String? = nil, createUser: Bool = true,
                       configure: (inout TableConfiguration) -> Void = { _ in }) async throws -> TableFixture {
         let data = try data ?? temporaryDirectory("table")
+        var database = database
+        if database == nil { database = try await backend.freshDatabase() }
         let table = try await startTable(data: data, clock: clock?.read,
                                          logger: logger ?? Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
-                                         configure: configure)
-        let fixture = TableFixture(data: data, table: table)
+                                         configure: { [database] configuration in
+                                             configuration.database = database
+                                             configure(&configuration)
+                                         })
+        let fixture = TableFixture(data: data, table: table, database: database)
         if createUser {
             let created = try await fixture.admin(.PUT, "admin/user/1/master/secret")
             precondition(created.isOK, "could not create user 1: \(created.text)")

@@ -49,8 +49,8 @@ struct Deployment: Sendable {
     ///   client's request, a store's first check of a valid token next to
     ///   an attack), so only the token attacks, which use no valid
     ///   credential, pin it down.
-    func dump(strictSessions: Bool = false) throws -> [String: DatabaseDump] {
-        try table.server.service.flush()
+    func dump(strictSessions: Bool = false) async throws -> [String: DatabaseDump] {
+        try await table.server.service.flush()
         let ignored: Set<String> = strictSessions ? [] : ["sessions.last_check_ms"]
         var dumps = ["table": try DatabaseDump.of(user.tableData + "/table.sqlite", ignoring: ignored)]
         for (index, store) in user.stores.enumerated() {
@@ -63,10 +63,10 @@ struct Deployment: Sendable {
     /// Runs `attack`, then expects every database exactly as before it.
     func expectUnchanged(_ tally: AttackTally, _ what: String, strictSessions: Bool = false,
                          _ attack: () async throws -> Void) async throws {
-        let before = try dump(strictSessions: strictSessions)
+        let before = try await dump(strictSessions: strictSessions)
         try await attack()
         await agent?.settle()
-        let after = try dump(strictSessions: strictSessions)
+        let after = try await dump(strictSessions: strictSessions)
         for name in before.keys.sorted() {
             tally.expectUnchanged(before[name]!, after[name]!, "\(what) (\(name))")
         }

@@ -85,17 +85,17 @@ struct ShortIdleDeployment: Sendable {
 
     /// As `Deployment.expectUnchanged`: every database before and after `attack`.
     func expectUnchanged(_ tally: AttackTally, _ what: String, _ attack: () async throws -> Void) async throws {
-        func dump() throws -> [String: DatabaseDump] {
-            try table.server.service.flush()
+        func dump() async throws -> [String: DatabaseDump] {
+            try await table.server.service.flush()
             var dumps = ["table": try DatabaseDump.of(tableData + "/table.sqlite", ignoring: ["sessions.last_check_ms"]),
                          "store": try DatabaseDump.of(store.data + "/store.sqlite")]
             if let agent { dumps["agent"] = try DatabaseDump.of(agent.data + "/agent.sqlite") }
             return dumps
         }
-        let before = try dump()
+        let before = try await dump()
         try await attack()
         await agent?.settle()
-        let after = try dump()
+        let after = try await dump()
         for name in before.keys.sorted() {
             tally.expectUnchanged(before[name]!, after[name]!, "\(what) (\(name))")
         }
