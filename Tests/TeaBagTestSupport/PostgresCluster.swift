@@ -1,6 +1,7 @@
 /// A private PostgreSQL cluster for the tests: one per test process, started
 /// on first use with Debian's `initdb` and `pg_ctl` in a temporary directory
-/// on a free port of 127.0.0.1, removed when the process exits. Nothing is
+/// on a free port of 127.0.0.1, removed when the process exits (or, if it
+/// was killed first, by the next test process). Nothing is
 /// assumed to be running; each test takes a fresh database of its own.
 ///
 /// PostgreSQL refuses to run as root, so under root the cluster belongs to
@@ -61,8 +62,10 @@ public final class PostgresCluster: Sendable {
 
     private static func start() throws -> PostgresCluster {
         let bin = try binaries()
+        removeAbandoned(bin: bin)
         let directory = NSTemporaryDirectory() + "teabag-pg-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try String(getpid()).write(toFile: directory + "/owner.pid", atomically: true, encoding: .utf8)
         try asClusterOwner(chown: directory)
         let data = directory + "/data"
         try run(bin + "/initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"], asOwner: true)
@@ -91,6 +94,25 @@ public final class PostgresCluster: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// Clusters of test processes that were killed before their exit
+    /// handler ran (a SIGKILLed or timed-out `swift test`): stopped and removed.
+    private static func removeAbandoned(bin: String) {
+        let temporary = NSTemporaryDirectory()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [] where name.hasPrefix("teabag-pg-") {
+            let directory = temporary + name
+            if name.hasPrefix("teabag-pg-output-") {  // a program's output, left by a killed process
+                if let owner = pid_t(name.split(separator: "-")[3]), kill(owner, 0) != 0, errno == ESRCH {
+                    try? FileManager.default.removeItem(atPath: directory)
+                }
+                continue
+            }
+            guard let text = try? String(contentsOfFile: directory + "/owner.pid", encoding: .utf8), let owner = pid_t(text),
+                  kill(owner, 0) != 0, errno == ESRCH else { continue }
+            try? run(bin + "/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"], asOwner: true)
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
     /// The newest installed PostgreSQL's programs (Debian keeps them out of PATH).
     private static func binaries() throws -> String {
         let root = "/usr/lib/postgresql"
@@ -114,7 +136,7 @@ public final class PostgresCluster: Sendable {
     /// Runs a program to its end; a failure quotes its output.
     private static func run(_ program: String, _ arguments: [String], asOwner: Bool = false) throws {
         let (executable, argv) = asOwner && isRoot ? ("/usr/sbin/runuser", ["-u", "postgres", "--", program] + arguments) : (program, arguments)
-        let output = NSTemporaryDirectory() + "teabag-pg-\(UUID().uuidString).out"
+        let output = NSTemporaryDirectory() + "teabag-pg-output-\(getpid())-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: output) }
         let status = try ChildProcess(executable, argv, stdout: .file(output), stderr: .file(output + ".err")).waitUntilExit()
         defer { try? FileManager.default.removeItem(atPath: output + ".err") }
