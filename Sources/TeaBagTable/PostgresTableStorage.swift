@@ -8,7 +8,8 @@
 /// answered, a new master locks out old sessions everywhere, an enrollment
 /// is seen by every instance's store-token checks. The cost is a round trip
 /// per check, and a check writes its sliding `last_check` (one row, no index
-/// touched, so a HOT update). Stores keep their own cache of verified
+/// touched, so a HOT update) when it moved by more than min(1 s, 1% of the
+/// timeout). Stores keep their own cache of verified
 /// tokens, so a table check is their first sight of a token, not every
 /// request.
 ///
@@ -124,14 +125,30 @@ final class PostgresTableStorage: TableStorage, Service {
         }
     }
 
+    /// One round trip. The last check is written only when it moved by more
+    /// than min(1 s, 1% of the timeout): a check of a session checked just
+    /// before is a read (no commit to wait for, no row lock shared by every
+    /// check of a busy session), and a session expires at most that much
+    /// early — never late.
     func refresh(signature: String, now: Int64) async throws -> Bool {
         try await perform { client, logger in
             try await client.query("""
-                UPDATE table_sessions SET last_check_ms = GREATEST(last_check_ms, \(now))
-                WHERE signature = \(signature) AND last_check_ms + timeout_ms >= \(now) RETURNING 1
-                """, logger: logger).decode(Int32.self).first(where: { _ in true }) != nil
+                WITH live AS (
+                    SELECT signature, last_check_ms, timeout_ms FROM table_sessions
+                    WHERE signature = \(signature) AND last_check_ms + timeout_ms >= \(now)
+                ), refreshed AS (
+                    UPDATE table_sessions SET last_check_ms = GREATEST(table_sessions.last_check_ms, \(now)) FROM live
+                    WHERE table_sessions.signature = live.signature
+                      AND live.last_check_ms < \(now) - LEAST(\(Self.refreshGranularityMs), live.timeout_ms / 100)
+                    RETURNING 1
+                )
+                SELECT count(*) FROM live
+                """, logger: logger).decode(Int64.self).first(where: { _ in true }) == 1
         }
     }
+
+    /// The most a stored last check may lag the real one (see `refresh`).
+    static let refreshGranularityMs: Int64 = 1_000
 
     func deleteSession(signature: String) async throws {
         try await perform { client, logger in
