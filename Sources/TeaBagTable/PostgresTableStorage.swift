@@ -71,7 +71,11 @@ final class PostgresTableStorage: TableStorage, Service {
                         try await self.migrated()
                         return
                     } catch {
-                        self.logger.warning("PostgreSQL not ready yet (\(Self.describe(error))); retrying")
+                        if Self.cause(error) is PostgresTableSchema.TooNew {
+                            self.logger.error("\(Self.cause(error))")
+                        } else {
+                            self.logger.warning("PostgreSQL not ready yet (\(Self.describe(error))); retrying")
+                        }
                         try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
                     }
                 }
@@ -251,7 +255,9 @@ final class PostgresTableStorage: TableStorage, Service {
             throw error
         } catch where Self.isUnavailable(error) {
             self.logger.warning("PostgreSQL unavailable: \(Self.describe(error))")
-            var refusal = APIError.unavailable("ServerError:DatabaseUnavailable", "the table's database cannot be reached right now; retry shortly")
+            let message = ((error as? NotMigrated).map { Self.cause($0.underlying) } as? PostgresTableSchema.TooNew).map { "the table's database cannot be used: \($0)" }
+                ?? "the table's database cannot be reached right now; retry shortly"
+            var refusal = APIError.unavailable("ServerError:DatabaseUnavailable", message)
             refusal.headers[.retryAfter] = "1"
             throw refusal
         }
@@ -299,7 +305,7 @@ final class PostgresTableStorage: TableStorage, Service {
 
     /// Whether a failure is the database being away (retry later), not a fault of the statement.
     static func isUnavailable(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError else { return true }  // not migrated, pool, timeout, cancellation, socket errors
+        guard let error = cause(error) as? PSQLError else { return true }  // not migrated, pool, timeout, cancellation, socket errors
         switch error.code {
         case .server:
             // 08: connection exception; 57P0x: shutting down or starting up; 53: out of resources;
@@ -314,9 +320,16 @@ final class PostgresTableStorage: TableStorage, Service {
         }
     }
 
+    /// What went wrong inside a transaction, rather than the wrapper saying so.
+    static func cause(_ error: any Error) -> any Error {
+        guard let error = error as? PostgresTransactionError else { return error }
+        return error.beginError ?? error.closureError ?? error.commitError ?? error.rollbackError ?? error
+    }
+
     /// One line, never the password (PSQLError's description leaves out the server's text; ours adds it back).
     static func describe(_ error: any Error) -> String {
         if let error = error as? NotMigrated { return "schema not migrated: " + describe(error.underlying) }
+        if error is PostgresTransactionError { return describe(cause(error)) }
         if let error = error as? PSQLError {
             let server = [error.serverInfo?[.sqlState], error.serverInfo?[.message]].compactMap { $0 }.joined(separator: " ")
             return "\(error.code)" + (server.isEmpty ? "" : ": \(server)") + (error.underlying.map { " (\($0))" } ?? "")

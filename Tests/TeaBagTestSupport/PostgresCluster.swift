@@ -44,6 +44,16 @@ public final class PostgresCluster: Sendable {
         return url(database: name)
     }
 
+    /// What `psql` prints for `sql` in the database of `url` (unaligned, tuples only).
+    public func psql(_ url: String, _ sql: String) throws -> String {
+        let database = String(url.split(separator: "/").last ?? "")
+        let output = NSTemporaryDirectory() + "teabag-pg-output-\(getpid())-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        try Self.run(bin + "/psql", ["-h", host, "-p", String(port), "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1",
+                                     "-A", "-t", "-o", output, "-c", sql])
+        return (try String(contentsOfFile: output, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// `postgresql://postgres@127.0.0.1:PORT/NAME`, whether or not it exists yet.
     public func url(database: String) -> String { "postgresql://postgres@\(host):\(port)/\(database)" }
 
