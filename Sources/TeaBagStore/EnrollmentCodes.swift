@@ -1,18 +1,31 @@
 /// Enrollment codes (SPEC §2.3, §2.4): `<created_ms>_<expiry_ms>_<hmac>`,
 /// valid two minutes, single use (ext), HMAC-SHA256 under the store key.
+///
+/// Two codes asked for one user in the same millisecond must differ (each
+/// is single use): the second gets an expiry one millisecond earlier, the
+/// third two, and so on (issue 14 §8).
 import Crypto
+import Synchronization
 import TeaBagCore
 
-struct EnrollmentCodes: Sendable {
+final class EnrollmentCodes: Sendable {
     static let lifetimeMs: Int64 = 120_000
     private let keyBytes: [UInt8]
+    /// Per user: the last creation time a code was made at, and how many were made then.
+    private let made = Mutex<[Int64: (created: Int64, count: Int64)]>([:])
 
     init(storeKey: String) {
         keyBytes = Array(storeKey.utf8)
     }
 
     func make(user: Int64, now: Int64) -> (code: String, expiry: Int64) {
-        let expiry = now + Self.lifetimeMs
+        let earlier = made.withLock { made -> Int64 in
+            if made.count >= 10_000 { made = made.filter { $0.value.created >= now } }
+            let count = made[user].map { $0.created == now ? $0.count + 1 : 0 } ?? 0
+            made[user] = (now, count)
+            return count
+        }
+        let expiry = now + Self.lifetimeMs - min(earlier, Self.lifetimeMs / 2)
         return ("\(now)_\(expiry)_\(mac(user: user, created: now, expiry: expiry))", expiry)
     }
 

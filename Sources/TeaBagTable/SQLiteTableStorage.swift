@@ -9,7 +9,7 @@
 /// instance (several instances share a PostgreSQL database instead).
 import Synchronization
 
-final class SQLiteTableStorage: TableStorage {
+final class SQLiteTableStorage: TableStorage, InMemoryTableChecks {
     let database: TableDatabase
     private let state: Mutex<State>
 
@@ -86,6 +86,10 @@ final class SQLiteTableStorage: TableStorage {
         try database.flush(lastChecks: refreshed, expired: expired)
         return live
     }
+
+    func refreshInMemory(signature: String, now: Int64) -> Bool { refresh(signature: signature, now: now) }
+
+    func enrolledStoreIDsInMemory(user: Int64) -> Set<String>? { state.withLock { $0.enrolled[user] } }
 
     func stores(user: Int64) throws -> [StoreRecord] { try database.stores(user: user) }
 

@@ -59,7 +59,10 @@ public struct TableServer: Sendable {
         }
         let application = Application(
             router: router,
-            server: .teabag(idleTimeout: .milliseconds(configuration.idleTimeoutMs)),
+            server: .teabag(idleTimeout: .milliseconds(configuration.idleTimeoutMs), fastRoutes: TableFastRoutes(
+                service: service,
+                storeCheck: .init(metrics, route: "/user/{user_id}/table/check/{store_token}", method: "GET"),
+                sessionCheck: .init(metrics, route: "/user/{user_id}/session/check/{session_token}", method: "GET")), serverName: "teabag-table"),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "teabag-table"),
             services: storageServices + [flusher],
             onServerRunning: { channel in

@@ -186,6 +186,27 @@ public final class TableService: Sendable {
         remember(text, signature: session.signature)
     }
 
+    // MARK: on the event loop (TableFastRoutes)
+
+    /// `checkStoreToken`'s yes, when memory alone can give it: a token
+    /// verified before, a storage that keeps its sessions and mount tables
+    /// in memory (SQLite), the store enrolled, the session live — which it
+    /// refreshes, as the check does. False means "ask `checkStoreToken`",
+    /// never "refused".
+    func checkStoreTokenInMemory(user: Int64, token text: String) -> Bool {
+        guard let memory = storage as? any InMemoryTableChecks, let signature = verified(text),
+              let token = StoreToken(parsing: text), token.user == user,
+              memory.enrolledStoreIDsInMemory(user: user)?.contains(token.storeID) == true else { return false }
+        return memory.refreshInMemory(signature: signature, now: clock())
+    }
+
+    /// `checkSession`'s yes from memory alone (see `checkStoreTokenInMemory`).
+    func checkSessionInMemory(user: Int64, token text: String) -> Bool {
+        guard let memory = storage as? any InMemoryTableChecks, let token = SessionToken(parsing: text), token.user == user,
+              verified(text) == token.signature else { return false }
+        return memory.refreshInMemory(signature: token.signature, now: clock())
+    }
+
     /// Whether the session is live now; if so its last check becomes now.
     private func refresh(signature: String) async throws -> Bool {
         try await storage.refresh(signature: signature, now: clock())

@@ -32,6 +32,16 @@ protocol TableStorage: Sendable {
     func deleteChannel(user: Int64, channel: String) async throws
 }
 
+/// A storage that holds sessions and mount tables in memory, so a token
+/// check can be answered on the event loop without waiting (SQLite's
+/// mirror; PostgreSQL's storage keeps nothing and is always asked).
+protocol InMemoryTableChecks: Sendable {
+    /// `refresh(signature:now:)`, from memory.
+    func refreshInMemory(signature: String, now: Int64) -> Bool
+    /// The enrolled store ids when they are in memory; nil: ask the storage.
+    func enrolledStoreIDsInMemory(user: Int64) -> Set<String>?
+}
+
 struct SessionRow: Sendable, Equatable {
     let signature: String
     let user: Int64

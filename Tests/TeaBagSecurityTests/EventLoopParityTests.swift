@@ -71,3 +71,44 @@ struct EventLoopParityTests {
         #expect(shas(held) == [Op.emptySHA, "s-f", "s-r"])
     }
 }
+
+@Suite("Table: event-loop token checks answer as the router does")
+struct TableCheckParityTests {
+    static func check(_ port: Int, _ target: String, viaRouter: Bool) async throws -> RawResponse {
+        var headers: [(String, String)] = [("Host", "127.0.0.1")]
+        if viaRouter { headers.append(("Connection", "keep-alive")) }
+        return try #require(try await rawExchange(port: port, requestHead("GET", target, headers: headers)))
+    }
+
+    @Test("table/check and session/check: a live token, then a revoked one, the same bytes either way")
+    func sameAnswers() async throws {
+        let u = try await EnrolledUser.start()
+        defer { Task { await u.stop() } }
+        let port = try #require(URL(string: u.table.url)?.port)
+        let (session, token) = try await u.newToken()
+        let targets = ["/user/1/table/check/\(token)", "/user/1/session/check/\(session)"]
+        for target in targets {
+            // The first check verifies the token (router); later ones may be answered from memory.
+            let first = try await Self.check(port, target, viaRouter: true)
+            #expect(first.status == 200, "\(first)")
+            let fast = try await Self.check(port, target, viaRouter: false)
+            let routed = try await Self.check(port, target, viaRouter: true)
+            EventLoopParityTests.same(fast, routed, target)
+            #expect(fast.status == 200)
+        }
+        #expect(try await HTTP.request(.DELETE, u.table.url + "user/1/session/\(session)").status == 200)
+        for target in targets {
+            let fast = try await Self.check(port, target, viaRouter: false)
+            let routed = try await Self.check(port, target, viaRouter: true)
+            EventLoopParityTests.same(fast, routed, "revoked: \(target)")
+            #expect(fast.status == 403)
+        }
+        // Another user's id with this token, and a malformed one: the router's refusals.
+        for target in ["/user/2/table/check/\(token)", "/user/1/table/check/store_nope", "/user/0/table/check/\(token)"] {
+            let fast = try await Self.check(port, target, viaRouter: false)
+            let routed = try await Self.check(port, target, viaRouter: true)
+            EventLoopParityTests.same(fast, routed, target)
+            #expect(fast.status >= 400)
+        }
+    }
+}
