@@ -55,32 +55,53 @@ public final class SQLiteClientStorage: ClientStorage {
     }
 
     public func enqueue(channel: String, entry: OutboxEntry, stores: [String], nextSeq: Int64) throws {
-        let op = entry.op.json.canonicalString
+        try apply([.enqueue(channel: channel, entry: entry, stores: stores, nextSeq: nextSeq)])
+    }
+
+    public func dequeue(channel: String, store: String, seqs: [Int64]) throws {
+        try apply([.dequeue(channel: channel, store: store, seqs: seqs)])
+    }
+
+    public func drop(channel: String, seq: Int64) throws {
+        try apply([.drop(channel: channel, seq: seq)])
+    }
+
+    public func dropOutbox(channel: String, store: String) throws {
+        try apply([.dropOutbox(channel: channel, store: store)])
+    }
+
+    /// One transaction, so one commit (and with `full`, one fsync) for all.
+    public func apply(_ changes: [StorageChange]) throws {
+        guard !changes.isEmpty else { return }
         try queue.write { db in
+            for change in changes { try Self.make(change, in: db) }
+        }
+    }
+
+    private static func make(_ change: StorageChange, in db: Database) throws {
+        switch change {
+        case .enqueue(let channel, let entry, let stores, let nextSeq):
+            let op = entry.op.json.canonicalString
             let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO outbox (channel, store, seq, type, path, op) VALUES (?, ?, ?, ?, ?, ?)")
             for store in stores {
                 try insert.execute(arguments: [channel, store, entry.seq, entry.key.type, entry.key.path, op])
             }
-            try db.cachedStatement(sql: "UPDATE node SET next_seq = ?").execute(arguments: [nextSeq])
-        }
-    }
-
-    public func dequeue(channel: String, store: String, seqs: [Int64]) throws {
-        try queue.write { db in
+            // Never back: group commits may carry seqs out of order.
+            try db.cachedStatement(sql: "UPDATE node SET next_seq = MAX(next_seq, ?)").execute(arguments: [nextSeq])
+        case .dequeue(let channel, let store, let seqs):
             let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE channel = ? AND store = ? AND seq = ?")
             for seq in seqs { try delete.execute(arguments: [channel, store, seq]) }
-        }
-    }
-
-    public func drop(channel: String, seq: Int64) throws {
-        try queue.write { db in
-            try db.execute(sql: "DELETE FROM outbox WHERE channel = ? AND seq = ?", arguments: [channel, seq])
-        }
-    }
-
-    public func dropOutbox(channel: String, store: String) throws {
-        try queue.write { db in
+        case .drop(let channel, let seq):
+            try db.cachedStatement(sql: "DELETE FROM outbox WHERE channel = ? AND seq = ?").execute(arguments: [channel, seq])
+        case .dropOutbox(let channel, let store):
             try db.execute(sql: "DELETE FROM outbox WHERE channel = ? AND store = ?", arguments: [channel, store])
+        case .saveOplogs(let channel, let oplogs):
+            let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO oplogs (channel, type, path, ops) VALUES (?, ?, ?, ?)")
+            for (key, ops) in oplogs {
+                try upsert.execute(arguments: [channel, key.type, key.path, JSON.array(ops.map(\.json)).canonicalString])
+            }
+        case .saveSetting(let name, let value):
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)").execute(arguments: [name, value])
         }
     }
 
@@ -100,12 +121,7 @@ public final class SQLiteClientStorage: ClientStorage {
 
     public func saveOplogs(channel: String, _ oplogs: [(key: PathKey, ops: [Op])]) throws {
         guard !oplogs.isEmpty else { return }
-        try queue.write { db in
-            let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO oplogs (channel, type, path, ops) VALUES (?, ?, ?, ?)")
-            for (key, ops) in oplogs {
-                try upsert.execute(arguments: [channel, key.type, key.path, JSON.array(ops.map(\.json)).canonicalString])
-            }
-        }
+        try apply([.saveOplogs(channel: channel, oplogs)])
     }
 
     public func oplogs(channel: String) throws -> [(key: PathKey, ops: [Op])] {
@@ -128,9 +144,7 @@ public final class SQLiteClientStorage: ClientStorage {
     }
 
     public func saveSetting(_ name: String, _ value: String) throws {
-        try queue.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", arguments: [name, value])
-        }
+        try apply([.saveSetting(name: name, value: value)])
     }
 
     private static func op(_ text: String) throws -> Op {

@@ -29,6 +29,9 @@ public struct ClientStatus: Sendable {
     public let failedWriteCount: Int
     public let prunes: Int
     public let sessionError: TeaBagError?
+    /// Set when a store showed own writes this client's database did not
+    /// know: the database went back in time (docs/sync.md).
+    public var behindStores: NodeIdentity.Behind? = nil
 
     public var json: JSON {
         var result: [String: JSON] = [
@@ -41,6 +44,11 @@ public struct ClientStatus: Sendable {
                  "error": ["name": .string($0.error.name), "message": .string($0.error.message)]]
             }),
         ]
+        result["behind_stores"] = .bool(behindStores != nil)
+        if let behindStores {
+            result["behind"] = ["loaded_next_seq": .number(Double(behindStores.loadedNextSeq)),
+                                "highest_seen_seq": .number(Double(behindStores.highestSeenSeq))]
+        }
         if let sessionError { result["session_error"] = ["name": .string(sessionError.name), "message": .string(sessionError.message)] }
         return .object(result)
     }
@@ -78,7 +86,9 @@ extension TeaBagClient {
             }
             return ClientStatus.Channel(name: name, stores: stores, paths: runtime.engine.heldKeys.count)
         }
-        return ClientStatus(node: node?.record.id ?? "", channels: channels, failedWrites: recentFailures,
-                            failedWriteCount: failedWriteCount, prunes: prunes, sessionError: sessionFailure)
+        var status = ClientStatus(node: node?.record.id ?? "", channels: channels, failedWrites: recentFailures,
+                                  failedWriteCount: failedWriteCount, prunes: prunes, sessionError: sessionFailure)
+        status.behindStores = node?.behind
+        return status
     }
 }

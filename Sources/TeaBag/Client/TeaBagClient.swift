@@ -21,6 +21,8 @@ public actor TeaBagClient {
     let storeAPI: StoreAPI
     let tableAPI: TableAPI
     let http: HTTPClient
+    /// The storage, written from its own thread with group commit.
+    let writer: StorageWriter
 
     var sessionToken: String?
     /// Set once the table refuses the session: every call throws it.
@@ -36,6 +38,9 @@ public actor TeaBagClient {
     var recentFailures: [WriteFailure] = []
     var nextSubscriberID = 0
     var readers: [ReaderKey: [CheckedContinuation<PathValue, any Error>]] = [:]
+    /// Writes durable but not yet applied (an earlier write's answer is not
+    /// in yet), by seq: resumed with their value once applied.
+    var writeWaiters: [Int64: CheckedContinuation<PathValue, any Error>] = [:]
     var background: [Task<Void, Never>] = []
     /// Requests to stores under way, so that `close()` can wait them out.
     var requestsInFlight: [Int: Task<Void, Never>] = [:]
@@ -46,6 +51,8 @@ public actor TeaBagClient {
     var tableRead = false
     var prunes = 0
     var failedWriteCount = 0
+    /// The storage went back in time and that has been logged.
+    var reportedBehind = false
     let wallClock: @Sendable () -> Int64
 
     public init(_ configuration: ClientConfiguration, reducers: ReducerRegistry = ReducerRegistry(),
@@ -58,6 +65,7 @@ public actor TeaBagClient {
         self.storeAPI = StoreAPI(http: http, timeout: configuration.requestTimeout)
         self.tableAPI = TableAPI(http: http, timeout: configuration.requestTimeout)
         self.wallClock = clock
+        self.writer = (configuration.storage as? StorageWriter) ?? StorageWriter(configuration.storage, logger: logger)
     }
 
     /// A client that has read its mount table and started syncing.
@@ -80,7 +88,7 @@ public actor TeaBagClient {
                 record = NodeRecord.fresh()
                 try storage.saveNode(record!)
             }
-            node = NodeIdentity(record!)
+            node = NodeIdentity(record!, seqFloorFromClock: true)
             if let text = try? storage.setting(Self.clockCorrectionSetting), let kept = Int64(text) {
                 keptClockCorrection = kept
                 clock.remember(kept)
@@ -131,13 +139,33 @@ public actor TeaBagClient {
     }
 
     /// `push`, answering with the value's date, sha and op count.
+    ///
+    /// The op is made here and committed by the storage writer, together
+    /// with the writes that come meanwhile (group commit); while the disk
+    /// works, this actor serves other calls. Writes are applied in the order
+    /// they were made, and each answers with the value its op produced.
     public func write(_ channel: String, _ type: String, _ path: String, _ payload: JSON) async throws -> PathValue {
         try checkUsable()
         let key = try PathKey(type: type, path: path)
-        let runtime = try await runtimeWhenKnown(channel)
-        let (_, value) = try runtime.engine.write(key, payload: payload, now: correctedNow())
-        pump(channel)
-        return value
+        let engine = try await runtimeWhenKnown(channel).engine
+        let prepared = try engine.prepareWrite(key, payload: payload, now: correctedNow())
+        let seq = prepared.entry.seq
+        var failure: TeaBagError?
+        do {
+            try await writer.commit(.enqueue(channel: channel, entry: prepared.entry, stores: prepared.stores, nextSeq: seq + 1))
+        } catch {
+            failure = ChannelSync.storageFailure(error)
+        }
+        var mine: PathValue?
+        let applied = engine.finishWrite(seq, durable: failure == nil)
+        for (appliedSeq, value) in applied {
+            if appliedSeq == seq { mine = value } else { writeWaiters.removeValue(forKey: appliedSeq)?.resume(returning: value) }
+        }
+        if !applied.isEmpty { pump(channel) }
+        if let failure { throw failure }
+        if let mine { return mine }
+        // An earlier write's task has not taken its answer yet; it applies this one too.
+        return try await withCheckedThrowingContinuation { writeWaiters[seq] = $0 }
     }
 
     /// Value changes, local or remote, of one channel, optionally narrowed
@@ -178,6 +206,7 @@ public actor TeaBagClient {
         for task in stopping { task.cancel() }
         for task in stopping { await task.value }
         flushCache()
+        await writer.flush()
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         for continuation in failureSubscribers.values { continuation.finish() }
         subscribers = [:]

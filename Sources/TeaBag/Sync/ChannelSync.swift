@@ -23,6 +23,10 @@ public final class ChannelSync {
     private var pruneCandidates: Set<PathKey> = []
     private var dirtyOplogs: Set<PathKey> = []
     private var events: [SyncEvent] = []
+    /// Prepared writes in seq order, with the storage's answer once known.
+    private var pendingWrites: [(write: PreparedWrite, durable: Bool?)] = []
+    /// Per path with prepared writes: how many, and the newest one's date.
+    private var pendingDates: [PathKey: (count: Int, newest: Int64)] = [:]
 
     /// Restores what `storage` holds: cached oplogs, then the outbox, whose
     /// ops are acknowledged writes and so are merged into the local oplogs.
@@ -95,19 +99,64 @@ public final class ChannelSync {
     /// A local write: a new op, durable in the outbox of every store before
     /// this returns, applied locally at once.
     public func write(_ key: PathKey, payload: JSON, now: Int64) throws(TeaBagError) -> (op: Op, value: PathValue) {
+        let prepared = try prepareWrite(key, payload: payload, now: now)
+        let seq = prepared.entry.seq
+        do { try storage.enqueue(channel: channel, entry: prepared.entry, stores: prepared.stores, nextSeq: seq + 1) } catch {
+            _ = finishWrite(seq, durable: false)
+            throw Self.storageFailure(error)
+        }
+        let applied = finishWrite(seq, durable: true)
+        return (prepared.entry.op, applied.first { $0.seq == seq }!.value)
+    }
+
+    /// A write the storage could not keep.
+    public static func storageFailure(_ error: any Error) -> TeaBagError {
+        TeaBagError("ClientError:Storage", "could not keep the write on disk (\(error)); nothing was written — check the data directory's space and permissions")
+    }
+
+    /// The first half of a write made durable elsewhere (the client's
+    /// group commit): the op, numbered and dated after every earlier write
+    /// of its path, pending until `finishWrite` reports the storage's answer.
+    public func prepareWrite(_ key: PathKey, payload: JSON, now: Int64) throws(TeaBagError) -> PreparedWrite {
         guard let reducer = reducers(key.type) else { throw .typeNotRegistered(key.type) }
         do { try reducer.validate(payload: payload) } catch {
             throw TeaBagError("StoreError:InvalidOp", "the \(key.type) reducer refuses this payload: \(error.message)", status: 400)
         }
-        let seq = node.record.nextSeq
-        let date = OpFactory.date(correctedNow: now, newestLocalDate: (paths[key]?.local ?? Oplog()).newestDate)
+        let seq = node.claimSeq(now: now)
+        // Taken now: a write whose commit fails leaves a gap, never a reuse.
+        node.used(seq)
+        let newest = max((paths[key]?.local ?? Oplog()).newestDate, pendingDates[key]?.newest ?? .min)
+        let date = OpFactory.date(correctedNow: now, newestLocalDate: newest)
         let op = OpFactory.payloadOp(payload: payload, node: node.record.id, seq: seq, date: date)
-        let entry = OutboxEntry(seq: seq, key: key, op: op)
-        do { try storage.enqueue(channel: channel, entry: entry, stores: stores, nextSeq: seq + 1) } catch {
-            throw TeaBagError("ClientError:Storage", "could not keep the write on disk (\(error)); nothing was written — check the data directory's space and permissions")
+        let prepared = PreparedWrite(entry: OutboxEntry(seq: seq, key: key, op: op), stores: stores)
+        pendingDates[key] = ((pendingDates[key]?.count ?? 0) + 1, date)
+        pendingWrites.append((prepared, nil))
+        return prepared
+    }
+
+    /// The storage's answer for a prepared write. Writes are applied in seq
+    /// order (so the outboxes stay in seq order): this applies every pending
+    /// write whose answer is known and that no unanswered one precedes, and
+    /// returns their values; a write not durable is dropped.
+    public func finishWrite(_ seq: Int64, durable: Bool) -> [(seq: Int64, value: PathValue)] {
+        if let index = pendingWrites.firstIndex(where: { $0.write.entry.seq == seq }) { pendingWrites[index].durable = durable }
+        var applied: [(seq: Int64, value: PathValue)] = []
+        var done = 0
+        while done < pendingWrites.count, let isDurable = pendingWrites[done].durable {
+            let write = pendingWrites[done].write
+            done += 1
+            let key = write.entry.key
+            if let pending = pendingDates[key] { pendingDates[key] = pending.count > 1 ? (pending.count - 1, pending.newest) : nil }
+            if isDurable { applied.append((write.entry.seq, apply(write))) }
         }
-        node.record.nextSeq = seq + 1
-        for store in stores { enqueued(entry, store: store) }
+        pendingWrites.removeFirst(done)
+        return applied
+    }
+
+    private func apply(_ write: PreparedWrite) -> PathValue {
+        let (entry, key, op) = (write.entry, write.entry.key, write.entry.op)
+        // A store that left the channel meanwhile gets nothing.
+        for store in write.stores where links[store] != nil { enqueued(entry, store: store) }
         // Changed in place: a copy taken out of `paths` would make the merge
         // copy the whole oplog (copy-on-write) on every write.
         // A path first written here is held like one first read: without
@@ -118,7 +167,7 @@ public final class ChannelSync {
         // Appended at the end (the usual case): fold just this op onto the value.
         let appended = merged == .added && paths[key]!.local.ops.last?.sha == op.sha
         localChanged(key, appended: appended ? op : nil)
-        return (op, paths[key]!.value!)
+        return paths[key]!.value!
     }
 
     // MARK: requests
@@ -374,6 +423,7 @@ public final class ChannelSync {
         var changed = false
         var appendedOnly = true
         for op in ops {
+            node.observe(op)
             let result = paths[key]!.local.merge(op)
             guard result.changed else { continue }
             changed = true
@@ -511,6 +561,7 @@ public final class ChannelSync {
     /// Nothing waits to be sent or answered: no outbox entry, no request in
     /// flight, every mirror known and in step with the local oplog.
     public var isQuiet: Bool {
+        guard pendingWrites.isEmpty else { return false }
         for store in stores {
             guard let link = links[store], !link.delivering, !link.pushing, link.fetchesInFlight == 0,
                   (outboxes[store] ?? []).isEmpty else { return false }
@@ -519,8 +570,9 @@ public final class ChannelSync {
     }
 }
 
-/// The node identity shared by every channel of one client.
-public final class NodeIdentity {
-    public var record: NodeRecord
-    public init(_ record: NodeRecord) { self.record = record }
+/// A local write numbered and dated, waiting for the storage.
+public struct PreparedWrite: Sendable {
+    public let entry: OutboxEntry
+    /// The stores whose outboxes it goes to.
+    public let stores: [String]
 }
