@@ -27,6 +27,7 @@ extension TeaBagClient {
                 self.requestsInFlight[id] = nil
             }
         }
+        foldStale(channel, runtime.engine.takeStaleFolds())
         dispatchEvents(channel, runtime)
         reportBehind()
         resolveReaders(channel, runtime)
@@ -154,7 +155,7 @@ extension TeaBagClient {
     }
 
     private func resolveReaders(_ channel: String, _ runtime: ChannelRuntime) {
-        for readerKey in readers.keys where readerKey.channel == channel && runtime.engine.isLoaded(readerKey.key) {
+        for readerKey in readers.keys where readerKey.channel == channel && runtime.engine.isReadable(readerKey.key) {
             let continuations = readers.removeValue(forKey: readerKey) ?? []
             for continuation in continuations {
                 if let value = runtime.engine.value(readerKey.key) {
@@ -164,6 +165,32 @@ extension TeaBagClient {
                 }
             }
         }
+    }
+
+    /// Folds of a slow type, on its own queue, one per path at a time; a path
+    /// changed meanwhile is folded again after.
+    private func foldStale(_ channel: String, _ stale: [ChannelSync.StaleFold]) {
+        for job in stale {
+            let readerKey = ReaderKey(channel: channel, key: job.key)
+            if foldsInFlight.contains(readerKey) {
+                foldAgain.insert(readerKey)
+                continue
+            }
+            foldsInFlight.insert(readerKey)
+            folds.foldLater(job.key.type) { [weak self] in
+                let value = job.oplog.value(using: job.reducer).value
+                Task { await self?.foldFinished(channel, job, value) }
+            }
+        }
+    }
+
+    private func foldFinished(_ channel: String, _ job: ChannelSync.StaleFold, _ value: JSON) {
+        let readerKey = ReaderKey(channel: channel, key: job.key)
+        foldsInFlight.remove(readerKey)
+        guard let engine = channelRuntimes[channel]?.engine else { return }
+        engine.folded(job.key, generation: job.generation, value: value)
+        if foldAgain.remove(readerKey) != nil, let again = engine.staleFold(job.key) { foldStale(channel, [again]) }
+        pump(channel)
     }
 
     /// One timer per channel, at the earliest time a failed store may be

@@ -105,7 +105,7 @@ extension TeaBagClient {
             if channelRuntimes[channel] == nil {
                 let registry = reducers
                 let engine = try ChannelSync(channel: channel, stores: [], node: node!, storage: writer,
-                                             policy: configuration.policy, reducers: { registry.reducer(for: $0) })
+                                             policy: configuration.policy, folds: folds, reducers: { registry.reducer(for: $0) })
                 channelRuntimes[channel] = ChannelRuntime(engine: engine, endpoints: [])
             }
             let runtime = channelRuntimes[channel]!

@@ -23,6 +23,11 @@ public actor TeaBagClient {
     let http: HTTPClient
     /// The storage, written from its own thread with group commit.
     let writer: StorageWriter
+    /// Keeps a slow reducer from stalling more than its own type.
+    let folds: FoldGuard
+    /// Stale paths being folded off the actor, and those changed meanwhile.
+    var foldsInFlight: Set<ReaderKey> = []
+    var foldAgain: Set<ReaderKey> = []
 
     var sessionToken: String?
     /// Set once the table refuses the session: every call throws it.
@@ -40,7 +45,7 @@ public actor TeaBagClient {
     var readers: [ReaderKey: [CheckedContinuation<PathValue, any Error>]] = [:]
     /// Writes durable but not yet applied (an earlier write's answer is not
     /// in yet), by seq: resumed with their value once applied.
-    var writeWaiters: [Int64: CheckedContinuation<PathValue, any Error>] = [:]
+    var writeWaiters: [Int64: (key: PathKey, continuation: CheckedContinuation<PathValue, any Error>)] = [:]
     var background: [Task<Void, Never>] = []
     /// Requests to stores under way, so that `close()` can wait them out.
     var requestsInFlight: [Int: Task<Void, Never>] = [:]
@@ -66,6 +71,7 @@ public actor TeaBagClient {
         self.tableAPI = TableAPI(http: http, timeout: configuration.requestTimeout)
         self.wallClock = clock
         self.writer = (configuration.storage as? StorageWriter) ?? StorageWriter(configuration.storage, logger: logger)
+        self.folds = FoldGuard(logger: logger)
     }
 
     /// A client that has read its mount table and started syncing.
@@ -157,15 +163,27 @@ public actor TeaBagClient {
             failure = ChannelSync.storageFailure(error)
         }
         var mine: PathValue?
-        let applied = engine.finishWrite(seq, durable: failure == nil)
-        for (appliedSeq, value) in applied {
-            if appliedSeq == seq { mine = value } else { writeWaiters.removeValue(forKey: appliedSeq)?.resume(returning: value) }
+        var applied = false
+        for write in engine.finishWrite(seq, durable: failure == nil) {
+            applied = true
+            if write.seq == seq {
+                mine = write.value
+            } else if let waiter = writeWaiters.removeValue(forKey: write.seq) {
+                answer(waiter.continuation, channel, write.key, write.value)
+            }
         }
-        if !applied.isEmpty { pump(channel) }
+        if applied { pump(channel) }
         if let failure { throw failure }
         if let mine { return mine }
-        // An earlier write's task has not taken its answer yet; it applies this one too.
-        return try await withCheckedThrowingContinuation { writeWaiters[seq] = $0 }
+        return try await withCheckedThrowingContinuation { continuation in
+            if engine.finishedWrite(seq) {
+                // Applied, its type slow: the value comes with the fold.
+                answer(continuation, channel, key, nil)
+            } else {
+                // An earlier write's task has not taken its answer yet; it applies this one too.
+                writeWaiters[seq] = (key, continuation)
+            }
+        }
     }
 
     /// Value changes, local or remote, of one channel, optionally narrowed
@@ -258,6 +276,14 @@ public actor TeaBagClient {
             waited += 20
         }
         return try runtime(channel)
+    }
+
+    /// A write's answer: its value, or, when its type is slow, the value
+    /// once folded (it waits like a read).
+    func answer(_ continuation: CheckedContinuation<PathValue, any Error>, _ channel: String, _ key: PathKey, _ value: PathValue?) {
+        if let value { return continuation.resume(returning: value) }
+        readers[ReaderKey(channel: channel, key: key), default: []].append(continuation)
+        pump(channel)
     }
 
     func correctedNow() -> Int64 { wallClock() + clock.correction }
