@@ -38,6 +38,25 @@ public final class SQLiteClientStorage: ClientStorage {
                 CREATE TABLE settings (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
                 """)
         }
+        // One row per cached op, so that a changed oplog writes only the ops
+        // it gained and deletes those it lost, never the whole oplog again.
+        migrator.registerMigration("v2-oplog-ops") { db in
+            try db.execute(sql: """
+                CREATE TABLE oplog_ops (channel TEXT NOT NULL, type TEXT NOT NULL, path TEXT NOT NULL, sha TEXT NOT NULL,
+                                        op TEXT NOT NULL, PRIMARY KEY (channel, type, path, sha)) WITHOUT ROWID;
+                """)
+            let rows = try Row.fetchAll(db, sql: "SELECT channel, type, path, ops FROM oplogs")
+            for row in rows {
+                let text: String = row["ops"]
+                guard case .array(let items) = try? JSON.parse(Array(text.utf8), maxDepth: 512) else { continue }
+                for item in items {
+                    guard let op = try? Op(json: item) else { continue }
+                    try db.execute(sql: "INSERT OR REPLACE INTO oplog_ops (channel, type, path, sha, op) VALUES (?, ?, ?, ?, ?)",
+                                   arguments: [row["channel"], row["type"], row["path"], op.sha, item.canonicalString])
+                }
+            }
+            try db.execute(sql: "DROP TABLE oplogs")
+        }
         return migrator
     }
 
@@ -78,6 +97,19 @@ public final class SQLiteClientStorage: ClientStorage {
         }
     }
 
+    /// The ops the cache lacks are inserted, those the oplog no longer has deleted.
+    private static func saveOplog(channel: String, key: PathKey, ops: [Op], in db: Database) throws {
+        let arguments: StatementArguments = [channel, key.type, key.path]
+        var held = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT sha FROM oplog_ops WHERE channel = ? AND type = ? AND path = ?"),
+                                           arguments: arguments))
+        let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO oplog_ops (channel, type, path, sha, op) VALUES (?, ?, ?, ?, ?)")
+        for op in ops where held.remove(op.sha) == nil {
+            try insert.execute(arguments: [channel, key.type, key.path, op.sha, op.json.canonicalString])
+        }
+        let delete = try db.cachedStatement(sql: "DELETE FROM oplog_ops WHERE channel = ? AND type = ? AND path = ? AND sha = ?")
+        for sha in held { try delete.execute(arguments: [channel, key.type, key.path, sha]) }
+    }
+
     private static func make(_ change: StorageChange, in db: Database) throws {
         switch change {
         case .enqueue(let channel, let entry, let stores, let nextSeq):
@@ -96,10 +128,7 @@ public final class SQLiteClientStorage: ClientStorage {
         case .dropOutbox(let channel, let store):
             try db.execute(sql: "DELETE FROM outbox WHERE channel = ? AND store = ?", arguments: [channel, store])
         case .saveOplogs(let channel, let oplogs):
-            let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO oplogs (channel, type, path, ops) VALUES (?, ?, ?, ?)")
-            for (key, ops) in oplogs {
-                try upsert.execute(arguments: [channel, key.type, key.path, JSON.array(ops.map(\.json)).canonicalString])
-            }
+            for (key, ops) in oplogs { try saveOplog(channel: channel, key: key, ops: ops, in: db) }
         case .saveSetting(let name, let value):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)").execute(arguments: [name, value])
         }
@@ -127,11 +156,11 @@ public final class SQLiteClientStorage: ClientStorage {
     public func oplogs(channel: String) throws -> [(key: PathKey, ops: [Op])] {
         try queue.read { db in
             var result: [(key: PathKey, ops: [Op])] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT type, path, ops FROM oplogs WHERE channel = ? ORDER BY type, path", arguments: [channel])
+            let rows = try Row.fetchCursor(db, sql: "SELECT type, path, op FROM oplog_ops WHERE channel = ? ORDER BY type, path", arguments: [channel])
             while let row = try rows.next() {
-                let text: String = row["ops"]
-                guard case .array(let items) = try JSON.parse(Array(text.utf8), maxDepth: 512) else { continue }
-                result.append((key: PathKey(checkedType: row["type"], path: row["path"]), ops: try items.map { try Op(json: $0) }))
+                let key = PathKey(checkedType: row["type"], path: row["path"])
+                let op = try Self.op(row["op"])
+                if result.last?.key == key { result[result.count - 1].ops.append(op) } else { result.append((key: key, ops: [op])) }
             }
             return result
         }
