@@ -25,6 +25,26 @@ public final class SQLiteClientStorage: ClientStorage {
         }
     }
 
+    /// Opens an agent's existing file read-only, safe while the agent runs
+    /// (`teabag plugins diff`): SQLite's read-only mode, no migration, no write.
+    public init(readingOnly path: String) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        do { queue = try DatabaseQueue(path: path, configuration: configuration) } catch {
+            throw TeaBagError("ClientError:Storage", "cannot open the client database \(path) read-only (\(error))")
+        }
+    }
+
+    /// The channels whose oplogs this file holds.
+    public func oplogChannels() throws -> [String] {
+        try queue.read { db in
+            // A file read-only is not migrated: it may still have the first schema.
+            let table = try db.tableExists("oplog_ops") ? "oplog_ops" : "oplogs"
+            return try String.fetchAll(db, sql: "SELECT DISTINCT channel FROM \(table) ORDER BY channel")
+        }
+    }
+
     private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -155,6 +175,7 @@ public final class SQLiteClientStorage: ClientStorage {
 
     public func oplogs(channel: String) throws -> [(key: PathKey, ops: [Op])] {
         try queue.read { db in
+            guard try db.tableExists("oplog_ops") else { return try Self.firstSchemaOplogs(channel: channel, in: db) }
             var result: [(key: PathKey, ops: [Op])] = []
             let rows = try Row.fetchCursor(db, sql: "SELECT type, path, op FROM oplog_ops WHERE channel = ? ORDER BY type, path", arguments: [channel])
             while let row = try rows.next() {
@@ -164,6 +185,18 @@ public final class SQLiteClientStorage: ClientStorage {
             }
             return result
         }
+    }
+
+    /// A file opened read-only before its agent migrated it: one JSON array per path.
+    private static func firstSchemaOplogs(channel: String, in db: Database) throws -> [(key: PathKey, ops: [Op])] {
+        var result: [(key: PathKey, ops: [Op])] = []
+        let rows = try Row.fetchCursor(db, sql: "SELECT type, path, ops FROM oplogs WHERE channel = ? ORDER BY type, path", arguments: [channel])
+        while let row = try rows.next() {
+            let text: String = row["ops"]
+            guard case .array(let items) = try JSON.parse(Array(text.utf8), maxDepth: 512) else { continue }
+            result.append((key: PathKey(checkedType: row["type"], path: row["path"]), ops: try items.map { try Op(json: $0) }))
+        }
+        return result
     }
 
     public var keepsOplogs: Bool { true }

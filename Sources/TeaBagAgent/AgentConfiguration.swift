@@ -21,6 +21,8 @@ public struct AgentConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// nil (conf.d -1): no TCP listener.
     public var port: Int?
+    /// The dashboard's loopback port: 0 picks a free one; nil (conf.d -1): no dashboard.
+    public var dashboardPort: Int? = 0
     public var durability: SQLiteClientStorage.Durability = .normal
     public var tableRefreshMs = 60_000
     /// A local connection that delivers no complete request head or body
@@ -54,6 +56,8 @@ public struct AgentConfiguration: Sendable {
         host = agent.string(forKey: "host", default: host)
         let tcp = agent.int(forKey: "port", default: -1)
         port = tcp < 0 ? nil : tcp
+        let dashboard = agent.int(forKey: "dashboard_port", default: 0)
+        dashboardPort = dashboard < 0 ? nil : dashboard
         durability = agent.string(forKey: "durability").flatMap(SQLiteClientStorage.Durability.init(rawValue:)) ?? durability
         tableRefreshMs = agent.milliseconds(forKey: "table_refresh", default: tableRefreshMs)
         idleTimeoutMs = agent.milliseconds(forKey: "idle_timeout", default: idleTimeoutMs)
@@ -77,6 +81,7 @@ public struct AgentConfiguration: Sendable {
             throw bad("agent.session_token", "give a session token (--session-token, from `teabag admin new-session`) or the master (--master)")
         }
         if let port, !(0...65535).contains(port) { throw bad("agent.port", "must be from 0 to 65535, or -1 for none") }
+        if let dashboardPort, !(0...65535).contains(dashboardPort) { throw bad("agent.dashboard_port", "must be from 0 to 65535, or -1 for none") }
         guard pruneMinOps >= 1 else { throw bad("prune.min_ops", "must be at least 1") }
         guard tableRefreshMs >= 100 else { throw bad("agent.table_refresh", "must be at least 100ms") }
         guard idleTimeoutMs >= 100 else { throw bad("agent.idle_timeout", "must be at least 100ms") }

@@ -66,30 +66,8 @@ struct AgentRoutes {
         return (channel, type, "/" + rest)
     }
 
-    /// One SSE event per value change: `{channel, type, path, value, sha}`,
-    /// and a comment every 15 s so proxies and clients see it alive.
+    /// One SSE event per value change: `{channel, type, path, value, sha}`.
     private func watch(_ updates: AsyncStream<ValueUpdate>) -> Response {
-        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            let (frames, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
-            let feed = Task {
-                for await update in updates { continuation.yield(ByteBuffer(string: "data: \(update.json.canonicalString)\n\n")) }
-                continuation.finish()
-            }
-            let beat = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(15))
-                    continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
-                }
-            }
-            defer {
-                feed.cancel()
-                beat.cancel()
-            }
-            try await writer.write(ByteBuffer(string: ": teabag agent\n\n"))
-            // Ends on graceful shutdown so that an open watch does not hold the exit.
-            for await frame in frames.cancelOnGracefulShutdown() { try await writer.write(frame) }
-            try await writer.finish(nil)
-        })
+        EventStreamResponse.make(opening: ": teabag agent\n\n", source: { updates }, frame: { "data: \($0.json.canonicalString)\n\n" })
     }
 }

@@ -24,6 +24,8 @@ public struct AgentServer: Sendable {
     public let tcpAddress: BoundAddress
     /// Every route of the local API, `METHOD /path/{param}` (docs/openapi/agent.yaml describes each).
     public let routes: [String]
+    /// The live dashboard (nil when `agent.dashboard_port` is -1).
+    public let dashboard: DashboardServer?
 
     public static func build(configuration: AgentConfiguration, logger: Logger, announce: Bool = false) throws -> AgentServer {
         try configuration.validate()
@@ -39,12 +41,18 @@ public struct AgentServer: Sendable {
         }
         let client = TeaBagClient(configuration.clientConfiguration(storage: storage), reducers: ReducerRegistry(plugins: plugins),
                                   logger: logger, clock: configuration.clock)
-        let routes = AgentRoutes(client: client, plugins: plugins, metrics: metrics, limits: BodyLimits(), started: Date())
+        let started = Date()
+        let routes = AgentRoutes(client: client, plugins: plugins, metrics: metrics, limits: BodyLimits(), started: started)
+        let dashboard = configuration.dashboardPort.map {
+            DashboardServer.build(client: client, plugins: plugins, port: $0, idleTimeout: .milliseconds(configuration.idleTimeoutMs),
+                                  started: started, logger: logger)
+        }
         func router() -> Router<ServerContext> {
             let router = Router(context: ServerContext.self)
             router.add(middleware: ObservedRequests(metrics: metrics))
             router.addOperationalRoutes(metrics: metrics)
             routes.register(on: router)
+            DashboardLink(dashboard: dashboard).register(on: router)
             return router
         }
         let socketPath = configuration.socketPath
@@ -66,10 +74,11 @@ public struct AgentServer: Sendable {
                                         }, logger: logger))
         }
         services.append(ClientService(client: client, logger: logger))
+        services += dashboard?.services ?? []
         services.append(PluginWatcher(plugins: plugins, interval: .milliseconds(configuration.pluginPollMs), logger: logger))
         services.append(PeriodicTask(every: .seconds(1)) { await AgentGauges.update(metrics, client: client) })
         return AgentServer(client: client, plugins: plugins, metrics: metrics, configuration: configuration,
-                           services: services, tcpAddress: tcpAddress, routes: router().routes.map(\.description))
+                           services: services, tcpAddress: tcpAddress, routes: router().routes.map(\.description), dashboard: dashboard)
     }
 }
 

@@ -18,7 +18,7 @@ struct FoldBench: ParsableCommand {
         let plugin = try PluginLoader.load(file: self.plugin).first { $0.type == "counter" }
         guard let plugin else { throw ValidationError("\(self.plugin) does not serve type counter") }
         let closure = ClosureReducer(type: "counter") { state, op in
-            guard case .number(let x)? = op.payload else { throw ReducerRefusal("counter: payload must be a number") }
+            guard let x = op.payload?.doubleValue else { throw ReducerRefusal("counter: payload must be a number") }
             return .number((state.doubleValue ?? 0) + x)
         }
         let history = (1...ops).map { i in

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TeaBagAgent
+import TeaBagConfig
 import TeaBagCore
 import TeaBagServerKit
 import TeaBagStore
@@ -15,13 +16,16 @@ import TeaBagTable
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dev", abstract: "Run a table, two stores and an agent in one process, ready to use.")
 
+    @Option(help: "conf.d directory (default ./conf.d, then /etc/teabag/conf.d): reducers, prune, durability and the other keys reach the table, stores and agent.")
+    var config: String?
+
     @Option(help: "Data directory (table, stores, agent, and dev.json with the ports and secrets).")
     var data = "data"
 
     @Option(help: "First port: the table gets it, the stores the next two; 0 picks free ones. Kept for later runs.")
     var port = 4000
 
-    @Option(help: "A plugin directory (repeatable; Plugins is always loaded).")
+    @Option(help: "A plugin directory (repeatable; added to plugins.directories, which is Plugins by default).")
     var plugins: [String] = []
 
     @Option(help: "Log level.")
@@ -30,30 +34,33 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws {
         let state = try DevState.loadOrCreate(directory: data, firstPort: port)
         let logger = RoleRunner.logger("teabag.dev", level: Logger.Level(rawValue: logLevel) ?? .warning)
-        let pluginDirectories = ["Plugins"] + plugins
+        // conf.d as every role reads it, with what dev.json decides on top:
+        // ports, data directories, keys and user 1's credentials.
+        let settings: Settings
+        do {
+            settings = try await Settings.load(directory: config, flags: [
+                "table.key": .string(state.tableKey), "table.url": .string(state.tableURL), "store.key": .string(state.storeKey),
+                "agent.table_url": .string(state.tableURL), "agent.user": .int(1), "agent.master": .string(state.master),
+                "agent.data": .string((data as NSString).appendingPathComponent("agent")),
+            ])
+        } catch {
+            throw CLIFailure.usage("configuration: \(error.description)")
+        }
 
-        var table = TableConfiguration()
+        var table = try RoleRunner.starting("dev") { try TableConfiguration(settings: settings) }
         table.port = state.tablePort
         table.dataDirectory = (data as NSString).appendingPathComponent("table")
-        table.key = state.tableKey
-        table.publicURL = state.tableURL
         let tableServer = try RoleRunner.starting("dev") { try TableServer.build(configuration: table, logger: logger, announce: true) }
         var storeServers: [StoreServer] = []
         for (index, storePort) in state.storePorts.enumerated() {
-            var store = StoreConfiguration()
+            var store = try RoleRunner.starting("dev") { try StoreConfiguration(settings: settings, extraPluginDirectories: plugins) }
             store.port = storePort
             store.dataDirectory = (data as NSString).appendingPathComponent("store\(index + 1)")
-            store.key = state.storeKey
-            store.durability = .normal
-            store.pluginDirectories = pluginDirectories
+            // A development default, unless conf.d or the environment chose.
+            if settings.reader.scoped(to: "store").string(forKey: "durability") == nil { store.durability = .normal }
             storeServers.append(try RoleRunner.starting("dev") { try StoreServer.build(configuration: store, logger: logger, announce: true) })
         }
-        var agent = AgentConfiguration()
-        agent.tableURL = state.tableURL
-        agent.user = 1
-        agent.master = state.master
-        agent.dataDirectory = (data as NSString).appendingPathComponent("agent")
-        agent.pluginDirectories = pluginDirectories
+        var agent = try RoleRunner.starting("dev") { try AgentConfiguration(settings: settings, extraPluginDirectories: plugins) }
         agent.logLevel = logger.logLevel
         let bootstrap = DevBootstrap(state: state, directory: data, agent: agent, logger: logger)
         let services: [any Service] = [tableServer.application] + storeServers.map(\.application) + [bootstrap]
@@ -123,6 +130,7 @@ struct DevBootstrap: Service {
           teabag get main counter /hits
           teabag watch main                     # value changes as they happen
           teabag status
+          teabag dashboard                      # the live dashboard in a browser
 
         A second device (another agent on this machine):
           teabag agent --table-url \(state.tableURL) --user 1 --master "$(sed -n 's/.*"master":"\\([^"]*\\)".*/\\1/p' \(directory)/dev.json)" --data \(directory)/device2 --plugins Plugins

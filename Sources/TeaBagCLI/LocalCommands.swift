@@ -1,6 +1,7 @@
-/// `teabag get|push|watch|status`: programs and people talking to the local
-/// agent (SPEC §6, §7). JSON when the output is a pipe, readable text on a
-/// terminal (`--json` forces JSON).
+/// `teabag get|push|watch`: programs and people talking to the local agent
+/// (SPEC §6, §7). JSON when the output is a pipe, readable text on a
+/// terminal (`--json` forces JSON); an object from `get` is aligned
+/// `key  value` lines unless `--json`.
 import ArgumentParser
 import Foundation
 import TeaBagCore
@@ -30,7 +31,9 @@ enum Output {
 }
 
 struct GetCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print the value at a path (answered locally by the agent).")
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "Print the value at a path (answered locally by the agent).",
+        discussion: "An object prints as aligned `key  value` lines (nested keys joined with dots); --json prints it as JSON.")
     @OptionGroup var options: AgentOptions
     @Argument(help: "The channel.") var channel: String
     @Argument(help: "The type (its reducer folds the value).") var type: String
@@ -41,6 +44,9 @@ struct GetCommand: AsyncParsableCommand {
         let link = try await options.link()
         let answer = try await link.call(.GET, "/v1/value/\(AgentLink.segment(channel))/\(AgentLink.segment(type))/\(AgentLink.pathSegments(path))")
         let shown = full ? answer : (answer["value"] ?? .null)
+        if !options.json, case .object(let members) = shown, !members.isEmpty {
+            return Output.line(TextTable.keyValues(shown))
+        }
         Output.line(options.readable ? PrettyJSON.text(shown) : shown.canonicalString)
     }
 }
@@ -87,32 +93,6 @@ struct WatchCommand: AsyncParsableCommand {
                 Output.line(event.canonicalString)
             }
         }
-    }
-}
-
-struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "The agent's channels, stores, outboxes and failed writes.")
-    @OptionGroup var options: AgentOptions
-
-    func run() async throws {
-        let status = try await options.link().call(.GET, "/v1/status")
-        guard options.readable else { return Output.line(status.canonicalString) }
-        Output.line("node \(status["node"]?.stringValue ?? "?")  prunes \(status["prunes"]?.int64Value ?? 0)  failed writes \(status["failed_write_count"]?.int64Value ?? 0)")
-        if let error = status["session_error"] {
-            Output.line("SESSION REFUSED: \(error["name"]?.stringValue ?? "") — \(error["message"]?.stringValue ?? "")")
-        }
-        for (name, channel) in (status["channels"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            Output.line("channel \(name) (\(channel["paths"]?.int64Value ?? 0) paths)")
-            for store in channel["stores"]?.arrayValue ?? [] {
-                let state = store["connected"] == true ? "connected" : "disconnected"
-                var line = "  \(store["url"]?.stringValue ?? "?")  \(state)  outbox \(store["outbox"]?.int64Value ?? 0)"
-                if let offset = store["clock_offset_ms"]?.int64Value, abs(offset) > 2_000 { line += "  clock off by \(offset) ms" }
-                if let error = store["last_error"]?["name"]?.stringValue { line += "  last error \(error)" }
-                Output.line(line)
-            }
-        }
-        let types = status["plugins"]?["types"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        Output.line("types: \(types.joined(separator: ", "))")
     }
 }
 

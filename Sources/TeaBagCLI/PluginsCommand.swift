@@ -10,7 +10,7 @@ struct PluginsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
         abstract: "Inspect reducer plugins.",
-        subcommands: [List.self, Check.self]
+        subcommands: [List.self, Check.self, PluginsDiffCommand.self]
     )
 
     struct List: ParsableCommand {

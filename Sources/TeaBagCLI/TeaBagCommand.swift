@@ -11,7 +11,7 @@ struct TeaBagCommand: AsyncParsableCommand {
         commandName: "teabag",
         abstract: "Small data kept in sync across devices and stores, folded by reducer plugins.",
         subcommands: [DevCommand.self, TableCommand.self, StoreCommand.self, AgentCommand.self,
-                      GetCommand.self, PushCommand.self, WatchCommand.self, StatusCommand.self,
+                      GetCommand.self, PushCommand.self, WatchCommand.self, StatusCommand.self, DashboardCommand.self,
                       AdminCommand.self, PluginsCommand.self]
     )
 

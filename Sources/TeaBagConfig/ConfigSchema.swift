@@ -67,6 +67,7 @@ public enum ConfigSchema {
         .init("agent.socket", .string, environment: ["TEABAG_AGENT_SOCKET"]),
         .init("agent.host", .string),
         .init("agent.port", .int),
+        .init("agent.dashboard_port", .int),
         .init("agent.durability", .string, choices: ["full", "normal"]),
         .init("agent.table_refresh", .duration),
         .init("agent.idle_timeout", .duration),

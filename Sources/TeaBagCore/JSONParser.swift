@@ -235,7 +235,7 @@ private struct Parser {
         return value
     }
 
-    mutating func parseNumber() throws(JSONParseError) -> Double {
+    mutating func parseNumber() throws(JSONParseError) -> JSONNumber {
         let start = index
         if buffer[index] == UInt8(ascii: "-") { index += 1 }
         guard index < buffer.count else { throw fail("invalid number") }
@@ -267,11 +267,16 @@ private struct Parser {
             let negative = buffer[i] == UInt8(ascii: "-")
             if negative { i += 1 }
             while i < index { value = value * 10 + Int64(buffer[i] - UInt8(ascii: "0")); i += 1 }
-            return negative ? (value == 0 ? -0.0 : -Double(value)) : Double(value)
+            return JSONNumber(negative ? (value == 0 ? -0.0 : -Double(value)) : Double(value))
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
+        // A long integer keeps its digits when no double holds it exactly.
+        if isInteger {
+            guard let number = JSONNumber(integerText: text) else { throw fail("number out of range") }
+            return number
+        }
         guard let value = Double(text), value.isFinite else { throw fail("number out of range") }
-        return value
+        return JSONNumber(value)
     }
 
     @inline(__always) func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }

@@ -31,9 +31,9 @@ public enum MergeRules {
         return true
     }
 
-    /// `(date, sha)` order, the tie-break of bases.
+    /// `(date, sha)` order, the tie-break of bases; shas in code-point order.
     public static func isLarger(_ a: Op, than b: Op) -> Bool {
-        (a.date, a.sha) > (b.date, b.sha)
+        a.date != b.date ? a.date > b.date : Bytewise.less(b.sha, a.sha)
     }
 
     /// What merging `op` into an oplog with this base does.
@@ -50,7 +50,7 @@ public enum MergeRules {
     /// - Parameters:
     ///   - alreadyHeld: whether the oplog holds an op (base or payload) with this sha.
     public static func decide(_ op: Op, base: Op, alreadyHeld: Bool) -> Decision {
-        if alreadyHeld || op.sha == base.sha { return .noop }
+        if alreadyHeld || Bytewise.equal(op.sha, base.sha) { return .noop }
         if op.isValueOp {
             return replaces(op, base: base) ? .replaceBase : .noop
         }
@@ -64,6 +64,8 @@ public enum MergeRules {
         OrderKey(date: max(op.date, base.date), sha: op.sha)
     }
 
+    /// Equal, hashed and ordered with the sha as bytes (code-point order),
+    /// so that every node folds in one order whatever Unicode form a sha has.
     public struct OrderKey: Comparable, Sendable, Hashable {
         public let date: Int64
         public let sha: String
@@ -71,6 +73,13 @@ public enum MergeRules {
             self.date = date
             self.sha = sha
         }
-        public static func < (a: OrderKey, b: OrderKey) -> Bool { (a.date, a.sha) < (b.date, b.sha) }
+        public static func < (a: OrderKey, b: OrderKey) -> Bool {
+            a.date != b.date ? a.date < b.date : Bytewise.less(a.sha, b.sha)
+        }
+        public static func == (a: OrderKey, b: OrderKey) -> Bool { a.date == b.date && Bytewise.equal(a.sha, b.sha) }
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(date)
+            Bytewise.hash(sha, into: &hasher)
+        }
     }
 }

@@ -37,7 +37,7 @@ public struct Op: Sendable {
             var entry: [UInt8] = []
             entry.reserveCapacity(96)
             entry.append(contentsOf: #"{"date":"#.utf8)
-            JSONNumberFormat.write(Double(date), to: &entry)
+            JSONNumber(date).write(to: &entry)
             entry.append(contentsOf: #","payload":"#.utf8)
             payload.write(to: &entry)
             entry.append(contentsOf: #","sha":"#.utf8)
@@ -73,15 +73,30 @@ public struct Op: Sendable {
     public static let emptySHA = "f86af73e2defec331e24eb9675a73a03a4013756"
 }
 
+/// Equality of everything the op says, identifiers as bytes (`Bytewise`):
+/// a sha spelled in another Unicode form is another op.
 extension Op: Hashable {
     public static func == (a: Op, b: Op) -> Bool {
-        a.sha == b.sha && a.date == b.date && a.body == b.body && a.node == b.node && a.seq == b.seq
-            && a.covers == b.covers && a.extra == b.extra
+        Bytewise.equal(a.sha, b.sha) && a.date == b.date && a.body == b.body && Bytewise.equal(a.node, b.node) && a.seq == b.seq
+            && coversEqual(a.covers, b.covers) && JSON.object(a.extra) == JSON.object(b.extra)
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(sha)
+        Bytewise.hash(sha, into: &hasher)
         hasher.combine(date)
+    }
+
+    private static func coversEqual(_ a: [String: Int64]?, _ b: [String: Int64]?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return true
+        case (let x?, let y?):
+            guard x.count == y.count else { return false }
+            for (node, seq) in x {
+                guard let index = y.index(forKey: node), Bytewise.equal(y[index].key, node), y[index].value == seq else { return false }
+            }
+            return true
+        default: return false
+        }
     }
 }
 
@@ -93,6 +108,7 @@ public struct OpShapeError: Error, Sendable, Equatable, CustomStringConvertible 
 }
 
 extension Op {
+    /// Limits in bytes of UTF-8 (128 ASCII characters; fewer of other scripts).
     public static let maxSHALength = 128
     public static let maxNodeLength = 64
 
@@ -105,7 +121,7 @@ extension Op {
         }
         guard let shaJSON = members.removeValue(forKey: "sha") else { throw OpShapeError("op.sha is missing") }
         guard let sha = shaJSON.stringValue, !sha.isEmpty, sha.utf8.count <= Op.maxSHALength else {
-            throw OpShapeError("op.sha must be a non-empty string of at most \(Op.maxSHALength) characters")
+            throw OpShapeError("op.sha must be a non-empty string of at most \(Op.maxSHALength) bytes of UTF-8")
         }
         let payload = members.removeValue(forKey: "payload")
         let value = members.removeValue(forKey: "value")
@@ -130,14 +146,19 @@ extension Op {
             case (nil, nil): break
             case (let n?, let s?):
                 guard let n = n.stringValue, !n.isEmpty, n.utf8.count <= Op.maxNodeLength else {
-                    throw OpShapeError("op.node must be a non-empty string of at most \(Op.maxNodeLength) characters")
+                    throw OpShapeError("op.node must be a non-empty string of at most \(Op.maxNodeLength) bytes of UTF-8")
                 }
                 guard let s = s.int64Value, s >= 1 else { throw OpShapeError("op.seq must be a positive integer") }
                 node = n
                 seq = s
             default: throw OpShapeError("op.node and op.seq go together")
             }
-        case .value:
+        case .value(let value):
+            // The empty base is the one value-op of date 0: any other would
+            // tie with it on date and win or lose on its sha alone.
+            if date == 0 && !(Bytewise.equal(sha, Op.emptySHA) && value == .null) {
+                throw OpShapeError("op.date must be positive (0 is only for the empty base)")
+            }
             if nodeJSON != nil || seqJSON != nil { throw OpShapeError("op.node and op.seq belong to payload ops only") }
             if let coversJSON {
                 guard case .object(let entries) = coversJSON else { throw OpShapeError("op.covers must be an object {node: seq}") }
@@ -164,15 +185,15 @@ extension Op {
     /// The op's wire JSON, with every member it was accepted with.
     public var json: JSON {
         var members = extra
-        members["date"] = .number(Double(date))
+        members["date"] = .number(JSONNumber(date))
         members["sha"] = .string(sha)
         switch body {
         case .payload(let p): members["payload"] = p
         case .value(let v): members["value"] = v
         }
         if let node { members["node"] = .string(node) }
-        if let seq { members["seq"] = .number(Double(seq)) }
-        if let covers { members["covers"] = .object(covers.mapValues { .number(Double($0)) }) }
+        if let seq { members["seq"] = .number(JSONNumber(seq)) }
+        if let covers { members["covers"] = .object(covers.mapValues { .number(JSONNumber($0)) }) }
         return .object(members)
     }
 }

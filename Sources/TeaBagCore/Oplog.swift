@@ -4,7 +4,8 @@ public struct Oplog: Sendable, Equatable {
     public private(set) var base: Op
     /// Payload ops in fold order.
     public private(set) var ops: [Op]
-    private var shas: Set<String>
+    /// The payload ops' shas, as bytes: another Unicode spelling is another sha.
+    private var shas: Set<ByteKey>
 
     public init() {
         self.base = .empty
@@ -28,7 +29,7 @@ public struct Oplog: Sendable, Equatable {
     /// Newest date held, for the date rule of new ops.
     public var newestDate: Int64 { ops.reduce(base.date) { max($0, $1.date) } }
 
-    public func holds(sha: String) -> Bool { sha == base.sha || shas.contains(sha) }
+    public func holds(sha: String) -> Bool { Bytewise.equal(sha, base.sha) || shas.contains(ByteKey(sha)) }
 
     public enum MergeResult: Sendable, Equatable {
         case noop
@@ -42,13 +43,13 @@ public struct Oplog: Sendable, Equatable {
     /// Merges one op by rules 1–4.
     @discardableResult
     public mutating func merge(_ op: Op) -> MergeResult {
-        switch MergeRules.decide(op, base: base, alreadyHeld: shas.contains(op.sha)) {
+        switch MergeRules.decide(op, base: base, alreadyHeld: shas.contains(ByteKey(op.sha))) {
         case .noop:
             return .noop
         case .keep:
             let key = MergeRules.orderKey(op, base: base)
             ops.insert(op, at: insertionIndex(for: key))
-            shas.insert(op.sha)
+            shas.insert(ByteKey(op.sha))
             return .added
         case .replaceBase:
             let newBase = op
@@ -58,7 +59,7 @@ public struct Oplog: Sendable, Equatable {
                 if MergeRules.isCovered(existing, by: newBase) { dropped.append(existing) } else { kept.append(existing) }
             }
             base = newBase
-            for gone in dropped { shas.remove(gone.sha) }
+            for gone in dropped { shas.remove(ByteKey(gone.sha)) }
             // Lateness is judged against the new base, so the order may change.
             ops = kept.sorted { MergeRules.orderKey($0, base: newBase) < MergeRules.orderKey($1, base: newBase) }
             return .replacedBase(dropped: dropped)
@@ -68,8 +69,8 @@ public struct Oplog: Sendable, Equatable {
     /// Removes a payload op (the origin does so when a store refuses it for good).
     @discardableResult
     public mutating func remove(sha: String) -> Op? {
-        guard shas.contains(sha), let index = ops.firstIndex(where: { $0.sha == sha }) else { return nil }
-        shas.remove(sha)
+        guard shas.contains(ByteKey(sha)), let index = ops.firstIndex(where: { Bytewise.equal($0.sha, sha) }) else { return nil }
+        shas.remove(ByteKey(sha))
         return ops.remove(at: index)
     }
 

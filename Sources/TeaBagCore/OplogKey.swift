@@ -1,4 +1,6 @@
 /// Validation of the `type` and `path` that key an oplog (SPEC §2.3).
+/// Both are bytes: compare them with `Bytewise` or key them with `ByteKey`,
+/// never with `String` equality (canonical equivalence).
 public enum OplogKey {
     /// 1–64 of `[A-Za-z0-9_-]`.
     public static func isValidType(_ type: String) -> Bool {
@@ -18,18 +20,30 @@ public enum OplogKey {
     /// line, a terminal, a file name on a client (`\` separates there on
     /// Windows, where `..\..` would climb).
     public static func normalizePath(_ path: String) -> String? {
-        guard !path.isEmpty, !path.utf8.contains(where: isForbiddenInPath) else { return nil }
-        var parts: [Substring] = []
-        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
-            switch component {
-            case ".": continue
-            case "..":
+        let bytes = Array(path.utf8)
+        guard !bytes.isEmpty, !bytes.contains(where: isForbiddenInPath) else { return nil }
+        // Split on the byte "/": as Characters, "/" followed by a combining
+        // mark (U+0338) is one grapheme and would not separate — POSIX and
+        // the original server's path.posix.normalize split at every slash.
+        var parts: [ArraySlice<UInt8>] = []
+        for component in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
+            if component.elementsEqual([UInt8(ascii: ".")]) { continue }
+            if component.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) {
                 if parts.isEmpty { return nil }
                 parts.removeLast()
-            default: parts.append(component)
+                continue
             }
+            parts.append(component)
         }
-        return "/" + parts.joined(separator: "/")
+        var normalized: [UInt8] = []
+        normalized.reserveCapacity(bytes.count + 1)
+        for part in parts {
+            normalized.append(UInt8(ascii: "/"))
+            normalized.append(contentsOf: part)
+        }
+        if normalized.isEmpty { normalized.append(UInt8(ascii: "/")) }
+        // The slices are whole UTF-8 sequences: "/" never occurs inside one.
+        return String(decoding: normalized, as: UTF8.self)
     }
 
     /// C0 controls, DEL and the backslash.

@@ -102,7 +102,7 @@ public enum Fold {
 extension Oplog {
     /// The value: the base's value folded over the payload ops in order.
     public func value(using reducer: some Reducer) -> FoldOutcome {
-        let start = base.sha == Op.emptySHA ? reducer.initial : (base.value ?? .null)
+        let start = Bytewise.equal(base.sha, Op.emptySHA) ? reducer.initial : (base.value ?? .null)
         return Fold.fold(reducer, state: start, ops: ops[...])
     }
 }

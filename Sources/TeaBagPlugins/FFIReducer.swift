@@ -129,9 +129,11 @@ public struct FFIReducer: Reducer, @unchecked Sendable {
             let payload = try argument(op.payload ?? .null, as: signature.payload, what: "payload")
             current = call(state: current, payload: payload)
             if signature.result != signature.state {
-                current = try argument(.number(current.asDouble), as: signature.state, what: "result")
+                current = try argument(current.json, as: signature.state, what: "result")
             }
         }
+        // An int64 state keeps every digit, past 2^53 too.
+        if case .int64(let exact) = current { return .number(JSONNumber(exact)) }
         let value = current.asDouble
         guard value.isFinite else { throw ReducerRefusal("\(type): \(declaration.symbol) returned a non-finite number") }
         return .number(value)
@@ -140,6 +142,12 @@ public struct FFIReducer: Reducer, @unchecked Sendable {
     enum Number {
         case int64(Int64)
         case double(Double)
+        var json: JSON {
+            switch self {
+            case .int64(let i): .number(JSONNumber(i))
+            case .double(let d): .number(d)
+            }
+        }
         var asDouble: Double {
             switch self {
             case .int64(let i): Double(i)
@@ -151,7 +159,7 @@ public struct FFIReducer: Reducer, @unchecked Sendable {
     private func argument(_ json: JSON, as kind: FFINumber, what: String) throws(ReducerRefusal) -> Number {
         guard case .number(let d) = json else { throw ReducerRefusal("\(type): \(what) must be a number, got \(json.kindName)") }
         switch kind {
-        case .double: return .double(d)
+        case .double: return .double(d.doubleValue)
         case .int64:
             guard let i = json.int64Value else { throw ReducerRefusal("\(type): \(what) must be an integer, got \(d)") }
             return .int64(i)

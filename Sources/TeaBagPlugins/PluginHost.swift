@@ -14,6 +14,11 @@ public final class PluginHost: Sendable {
     private let metricsFactory: (any MetricsFactory)?
     private let shadows = ShadowCopies()
     private let state = Mutex(State())
+    /// Held for a whole reload. A SIGHUP and the directory poll may ask at
+    /// once: unserialized, both would load a new file (two dlopens, two
+    /// constructor runs) and the one whose scan is older could publish last,
+    /// serving a library that was already replaced.
+    private let reloading = Mutex(())
 
     struct State {
         var reducers: [String: any Reducer] = [:]
@@ -103,6 +108,10 @@ public final class PluginHost: Sendable {
     /// removed ones stop serving. Returns whether what is served changed.
     @discardableResult
     public func reload() -> Bool {
+        reloading.withLock { _ in reloadSerialized() }
+    }
+
+    private func reloadSerialized() -> Bool {
         let files = PluginDirectory.scan(directories)
         // Load outside the lock: dlopen runs the library's constructors.
         let previous = state.withLock { $0.loaded }

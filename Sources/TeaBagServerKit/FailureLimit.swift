@@ -1,8 +1,18 @@
-/// A limit on repeated credential failures per remote address: once an
-/// address has had `maxFailures` answers of 401 (a wrong or missing admin
-/// key, master or token) within `window`, its requests get 429
-/// `ServerError:TooManyFailures` with `Retry-After` until the window ends.
-/// Guessing a master or an admin key then costs a window per few guesses.
+/// A limit on guessing a secret: once one remote address has had
+/// `maxFailures` answers of 401 within `window` for one secret — the master
+/// of one user, or the admin key — its requests that try that secret again
+/// get 429 `ServerError:TooManyFailures` with `Retry-After` until the window
+/// ends. Guessing a master or an admin key then costs a window per few guesses.
+///
+/// The limit is per secret and address, never per address alone: behind a
+/// NAT or a proxy one client's guesses must not lock out everyone else. A
+/// request that tries no guessable secret (a session or store token, whose
+/// HMAC signature is checked instead, or no credentials at all) is never
+/// refused by the limiter, and neither is another user's master or a
+/// master from another address. The one request with valid credentials it
+/// does refuse is the very secret being guessed, from the guessing address,
+/// during its window: letting that through would let the guesser tell its
+/// right guess by the answer.
 ///
 /// Behind a reverse proxy on the same machine the address is the one the
 /// proxy puts last in `X-Forwarded-For` (see `FailureLimit.key`).
@@ -33,7 +43,7 @@ public final class FailureLimiter: Sendable {
         var failures: Int
     }
 
-    /// Addresses tracked at most; past it the expired windows are dropped
+    /// Secret-and-address keys tracked at most; past it the expired windows are dropped
     /// (and, under a flood of addresses, the oldest), so memory stays bounded.
     static let maxTracked = 50_000
 
@@ -84,8 +94,9 @@ public final class FailureLimiter: Sendable {
     }
 }
 
-/// Refuses requests of an address over its failure limit with 429, and
-/// counts the 401s it is answered. `/healthz` and `/metrics` stay open.
+/// Refuses a request that tries a secret its address has guessed wrong too
+/// often with 429, and counts the 401s such requests are answered.
+/// `/healthz` and `/metrics` stay open.
 public struct FailureLimit<Context: RequestContext & RemoteAddressRequestContext>: RouterMiddleware {
     let limiter: FailureLimiter
 
@@ -96,12 +107,14 @@ public struct FailureLimit<Context: RequestContext & RemoteAddressRequestContext
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         guard path != "/healthz", path != "/metrics",
-              let address = Self.key(context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor]) else {
+              Self.mayTrySecret(request), let secret = Self.secretTried(path: path, credentials: Credentials(request)),
+              let client = Self.key(context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor]) else {
             return try await next(request, context)
         }
+        let address = secret + " from " + client
         if let seconds = limiter.retryAfter(address) {
             var error = APIError(.tooManyRequests, "ServerError:TooManyFailures",
-                                 "too many failed credential checks from this address; retry in \(seconds) s")
+                                 "too many wrong \(secret)s from this address; retry in \(seconds) s")
             error.headers[.retryAfter] = String(seconds)
             throw error
         }
@@ -113,6 +126,24 @@ public struct FailureLimit<Context: RequestContext & RemoteAddressRequestContext
             if error.status == .unauthorized { limiter.recordFailure(address) }
             throw error
         }
+    }
+
+    /// A cheap first look, so that token requests (the hot path) skip parsing credentials.
+    static func mayTrySecret(_ request: Request) -> Bool {
+        if let authorization = request.headers[.authorization], authorization.prefix(6).lowercased() == "basic " { return true }
+        return request.uri.query?.contains("master=") ?? false
+    }
+
+    /// The guessable secret a request tries — `master of user N` or `admin
+    /// key` — or nil when it tries none (tokens are signed: a wrong one is
+    /// a 403, not a guess). The user of a master is the one of the path
+    /// (`/user/N/…`), or HTTP Basic's user name when the path names none.
+    static func secretTried(path: String, credentials: Credentials) -> String? {
+        if let basic = credentials.basic, basic.user == "admin" { return "admin key" }
+        guard credentials.master != nil || credentials.basic != nil else { return nil }
+        let segments = path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: true)
+        let user = segments.count >= 2 && segments[0] == "user" ? segments[1] : Substring(credentials.basic?.user ?? "?")
+        return "master of user \(user.prefix(32))"
     }
 
     /// The IP address alone (the port changes with every connection); nil

@@ -7,14 +7,17 @@ import Hummingbird
 
 public enum PercentDecoding {
     /// `text` percent-decoded; nil when a `%` is not followed by two hex
-    /// digits or the bytes are not UTF-8. `+` stays `+`, as in Hummingbird.
-    public static func decode(_ text: some StringProtocol) -> String? {
+    /// digits or the bytes are not UTF-8.
+    /// - Parameter plusIsSpace: true for a query string, where `+` is a space
+    ///   (HTML forms, and the original server's `querystring`); in a path a
+    ///   `+` is itself.
+    public static func decode(_ text: some StringProtocol, plusIsSpace: Bool = false) -> String? {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()
         while let byte = iterator.next() {
             guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
+                bytes.append(plusIsSpace && byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
                 continue
             }
             guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
@@ -42,16 +45,11 @@ public enum QueryValue: Equatable, Sendable {
 }
 
 extension Request {
-    /// The first `name=` parameter of the query string, decoded strictly.
+    /// The first `name=` parameter of the query string, decoded strictly
+    /// (`+` is a space, `%2B` a plus).
     public func query(_ name: String) -> QueryValue {
         guard let query = uri.query else { return .absent }
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts[0] == name else { continue }
-            guard parts.count == 2 else { return .value("") }
-            return PercentDecoding.decode(parts[1]).map(QueryValue.value) ?? .invalid
-        }
-        return .absent
+        return RequestTarget.value(name, in: query[...])
     }
 
     /// The parameter's text, nil when absent; `invalid` when it cannot be decoded.
@@ -68,6 +66,6 @@ extension ServerContext {
     /// A path parameter (`:name`), percent-decoded strictly; nil when absent
     /// or not decodable. Hummingbird hands path parameters over encoded.
     public func decodedParameter(_ name: String) -> String? {
-        parameters.get(name).flatMap(PercentDecoding.decode)
+        parameters.get(name).flatMap { PercentDecoding.decode($0) }
     }
 }

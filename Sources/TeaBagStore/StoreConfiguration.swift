@@ -20,7 +20,8 @@ public struct StoreConfiguration: Sendable {
     public var longPollDelayMs = 5_000
     public var unknownTypes: UnknownTypes = .accept
     public var bodyLimit = 1 << 20
-    /// Accepted ops kept per user in the stream log (SSE resume).
+    /// No effect (kept so that existing conf.d files load): every held op
+    /// can be resumed, since the log is the streams' history.
     public var streamRetention = 100_000
     public var pluginDirectories: [String] = ["Plugins"]
     public var pluginPollMs = 500

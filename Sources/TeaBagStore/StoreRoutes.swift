@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import TeaBagCore
 import TeaBagServerKit
@@ -69,7 +70,7 @@ struct StoreRoutes: Sendable {
         router.get("/user/:user_id/value") { request, context in
             let user = try await authorize(request, context)
             let key = try oplogKey(request)
-            return Response.json(try service.value(user: user.id, type: key.type, path: key.path))
+            return Response.json(try await service.value(user: user.id, type: key.type, path: key.path))
         }
 
         router.get("/user/:user_id/oplog/stream") { request, context in
@@ -85,29 +86,19 @@ struct StoreRoutes: Sendable {
         }
     }
 
-    /// Server-Sent Events: history after Last-Event-ID (or one resync), then live ops.
+    /// Server-Sent Events: history after Last-Event-ID (or one resync), then
+    /// live ops — for a request the event-loop path did not take (a token
+    /// seen for the first time). The same hub and frames, through a task.
     func sse(user: Int64, lastEventID: Int64?) -> Response {
-        let (stream, history, resync) = hub.subscribe(user: user, after: lastEventID)
-        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            var sent = lastEventID ?? 0
-            // An opening comment, so the client sees the stream is up before any op.
-            try await writer.write(ByteBuffer(string: ": teabag\n\n"))
-            if resync { try await writer.write(ByteBuffer(string: "event: resync\ndata: {}\n\n")) }
-            for frame in history {
-                try await writer.write(frame.sse)
-                sent = frame.seq
-            }
+        let (buffers, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(StreamListener.resumeBacklog))
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let listener = hub.subscribe(user: user, lastEventID: lastEventID, loop: loop, sink: AsyncStreamSink(continuation))
+        let hub = self.hub
+        continuation.onTermination = { _ in hub.remove(listener) }
+        return Response(status: .ok, headers: StoreFastRoutes.streamHeaders, body: ResponseBody { writer in
             // Ends on graceful shutdown, so that an open stream does not hold the exit (SPEC §6: within 5 s).
-            for await item in stream.cancelOnGracefulShutdown() {
-                switch item {
-                case .frame(let frame):
-                    guard frame.seq > sent else { continue }  // already sent from history
-                    try await writer.write(frame.sse)
-                    sent = frame.seq
-                case .heartbeat:
-                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                }
+            for await buffer in buffers.cancelOnGracefulShutdown() {
+                try await writer.write(buffer)
             }
             try await writer.finish(nil)
         })

@@ -16,6 +16,7 @@ import UnixSignals
 public struct StoreServer: Sendable {
     public let application: Application<RouterResponder<ServerContext>>
     public let service: StoreService
+    let hub: StreamHub
     public let plugins: PluginHost
     public let address: BoundAddress
     public let metrics: ServerMetrics
@@ -40,42 +41,54 @@ public struct StoreServer: Sendable {
             // The message already names the file and the key.
             throw ConfigError(origin: "", key: "", problem: error.message)
         }
-        let hub = StreamHub(pool: pool)
-        let writer = OplogWriter(pool: pool, plugins: plugins, logger: logger,
+        let gate = FoldGate()
+        let store = try WriterStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("store.sqlite"),
+                                    durability: configuration.durability, plugins: plugins, gate: gate, logger: logger, nowMs: clock())
+        let hub = StreamHub(reader: pool, ids: store.ids)
+        let writer = StoreWriter(store: store, logger: logger,
                                  onCommit: { hub.publish($0) },
                                  onCommitTiming: { elapsed, requests in
                                      counters.commit.record(elapsed)
                                      counters.commitBatch.record(Double(requests))
                                  })
         let tokens = TokenChecker(client: OutboundHTTP.client, clock: clock)
-        let service = StoreService(pool: pool, writer: writer, plugins: plugins, tokens: tokens,
+        let service = StoreService(pool: pool, writer: writer, plugins: plugins, gate: gate, tokens: tokens,
                                    codes: EnrollmentCodes(storeKey: key), configuration: configuration, clock: clock, counters: counters)
+        let limits = BodyLimits(maxBytes: configuration.bodyLimit)
+        let fastRoutes = StoreFastRoutes(service: service, hub: hub, limits: limits, metrics: FastRouteMetrics(
+            push: .init(metrics, route: "/user/{user_id}/oplog", method: "POST"),
+            batch: .init(metrics, route: "/user/{user_id}/oplog/batch", method: "POST"),
+            stream: .init(metrics, route: "/user/{user_id}/oplog/stream", method: "GET")))
         let address = BoundAddress()
 
         let router = Router(context: ServerContext.self)
         router.add(middleware: ObservedRequests(metrics: metrics))
         router.add(middleware: FailureLimit(FailureLimiter(configuration.authFailures, clock: clock)))
         router.addOperationalRoutes(metrics: metrics)
-        StoreRoutes(service: service, hub: hub, adminKey: key, limits: BodyLimits(maxBytes: configuration.bodyLimit),
+        StoreRoutes(service: service, hub: hub, adminKey: key, limits: limits,
                     longPollDelay: .milliseconds(configuration.longPollDelayMs)).register(on: router)
 
         let services: [any Service] = [
-            WriterService(writer: writer),
+            WriterService(writer: writer, hub: hub),
             PluginWatcher(plugins: plugins, interval: .milliseconds(configuration.pluginPollMs), logger: logger),
             PeriodicTask(every: .seconds(configuration.heartbeatSeconds)) { hub.heartbeat() },
             PeriodicTask(every: .seconds(10)) {
                 hub.sweep()
                 counters.listeners.set(Double(hub.listenerCount))
+                counters.registrations.set(Double(hub.registrationCount))
             },
-            PeriodicTask(every: .seconds(60)) {
-                do { try StreamLog.trim(pool, keep: configuration.streamRetention) } catch {
-                    logger.error("could not trim the stream log: \(error)")
+            // The writer never checkpoints (wal_autocheckpoint = 0): the WAL
+            // is copied back here, off its critical path; PASSIVE never
+            // waits for the writer or for readers.
+            PeriodicTask(every: .milliseconds(250)) {
+                do { _ = try pool.writeWithoutTransaction { try $0.checkpoint(.passive) } } catch {
+                    logger.warning("WAL checkpoint failed: \(error)")
                 }
             },
         ]
         let application = Application(
             router: router,
-            server: .teabag(idleTimeout: .milliseconds(configuration.idleTimeoutMs)),
+            server: .teabag(idleTimeout: .milliseconds(configuration.idleTimeoutMs), fastRoutes: fastRoutes, serverName: "teabag-store"),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "teabag-store"),
             services: services,
             onServerRunning: { channel in
@@ -84,19 +97,26 @@ public struct StoreServer: Sendable {
             },
             logger: logger
         )
-        return StoreServer(application: application, service: service, plugins: plugins, address: address, metrics: metrics,
+        return StoreServer(application: application, service: service, hub: hub, plugins: plugins, address: address, metrics: metrics,
                            generatedKeyPath: generatedKeyPath, adminKey: key, routes: router.routes.map(\.description))
     }
 }
 
-/// Runs the writer loop until shutdown; queued writes finish first.
+/// Runs the writer thread until shutdown: open streams end, queued writes
+/// finish (and are answered), then the thread stops.
 struct WriterService: Service {
-    let writer: OplogWriter
+    let writer: StoreWriter
+    let hub: StreamHub
     func run() async throws {
-        await withGracefulShutdownHandler {
-            await writer.run()
-        } onGracefulShutdown: {
-            writer.stop()
+        writer.start()
+        try? await gracefulShutdown()
+        hub.finishAll()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            // stop() waits for the thread: not on a cooperative thread.
+            Thread.detachNewThread {
+                writer.stop()
+                done.resume()
+            }
         }
     }
 }

@@ -10,8 +10,9 @@ import TeaBagServerKit
 
 public final class StoreService: Sendable {
     let pool: DatabasePool
-    let writer: OplogWriter
+    let writer: StoreWriter
     let plugins: PluginHost
+    let gate: FoldGate
     let tokens: TokenChecker
     let codes: EnrollmentCodes
     let configuration: StoreConfiguration
@@ -19,11 +20,12 @@ public final class StoreService: Sendable {
     let counters: StoreCounters
     private let users = Mutex<[Int64: StoreUser]>([:])
 
-    init(pool: DatabasePool, writer: OplogWriter, plugins: PluginHost, tokens: TokenChecker, codes: EnrollmentCodes,
+    init(pool: DatabasePool, writer: StoreWriter, plugins: PluginHost, gate: FoldGate, tokens: TokenChecker, codes: EnrollmentCodes,
          configuration: StoreConfiguration, clock: @escaping @Sendable () -> Int64, counters: StoreCounters) {
         self.pool = pool
         self.writer = writer
         self.plugins = plugins
+        self.gate = gate
         self.tokens = tokens
         self.codes = codes
         self.configuration = configuration
@@ -39,6 +41,9 @@ public final class StoreService: Sendable {
         }
         users.withLock { $0[id] = nil }
     }
+
+    /// The user when already in memory (the event-loop path must not read the database).
+    func cachedUser(_ id: Int64) -> StoreUser? { users.withLock { $0[id] } }
 
     func user(_ id: Int64) throws -> StoreUser {
         if let known = users.withLock({ $0[id] }) { return known }
@@ -103,21 +108,19 @@ public final class StoreService: Sendable {
         return (type, normalized)
     }
 
-    /// Every check an op passes before the writer. SPEC §2.3 puts "its sha
-    /// is already held → noop" before all of them; the writer finds a held
-    /// sha anyway, so the database is asked here only when a check fails,
-    /// to answer noop instead of the error — the same answers, one read
-    /// less per push.
-    func admit(user: Int64, type: String, path: String, body: JSON) throws -> OplogWriter.Entry? {
+    /// Every op-local check of an op (SPEC §2.3). A refusal still goes to
+    /// the writer, which answers noop instead when the path already holds
+    /// the op's sha ("already held" comes first), seeing the ops before it
+    /// in the same batch.
+    func admit(type: String, path: String, body: JSON) -> WriteEntry {
         do {
-            return OplogWriter.Entry(type: type, path: path, op: try check(type: type, body: body))
-        } catch let error as APIError {
-            if let sha = body["sha"]?.stringValue, try holds(user: user, type: type, path: path, sha: sha) { return nil }
-            throw error
+            return WriteEntry(type: type, path: path, item: .merge(try check(type: type, body: body)))
+        } catch {
+            return WriteEntry(type: type, path: path, item: .refused(sha: body["sha"]?.stringValue, error))
         }
     }
 
-    private func check(type: String, body: JSON) throws -> Op {
+    private func check(type: String, body: JSON) throws(APIError) -> Op {
         let op: Op
         do { op = try Op(json: body) } catch {
             throw APIError.badRequest("UserError:InvalidOpBody", error.message)
@@ -142,60 +145,72 @@ public final class StoreService: Sendable {
         return op
     }
 
-    func holds(user: Int64, type: String, path: String, sha: String) throws -> Bool {
-        try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, base FROM paths WHERE user_id = ? AND type = ? AND path = ?",
-                                             arguments: [user, type, path]) else { return sha == Op.emptySHA }
-            if let base = try? JSON.parse(row["base"] as String, maxDepth: 512), base["sha"]?.stringValue == sha { return true }
-            return try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM ops WHERE path_id = ? AND sha = ?)",
-                                     arguments: [row["id"] as Int64, sha]) ?? false
+    /// Counts one answered op.
+    func count(_ outcome: WriteOutcome) {
+        switch outcome {
+        case .accepted: counters.accepted.increment()
+        case .noop: counters.noop.increment()
+        case .refused: counters.refused.increment()
         }
     }
 
     /// One op: admitted, merged, committed.
-    func push(user: Int64, type: String, path: String, body: JSON) async throws -> MergeOutcome {
-        do {
-            guard let entry = try admit(user: user, type: type, path: path, body: body) else {
-                counters.noop.increment()
-                return .noop
-            }
-            let outcome = try await writer.merge(user: user, [entry])[0]
-            (outcome == .noop ? counters.noop : counters.accepted).increment()
-            return outcome
-        } catch let error as APIError {
-            counters.refused.increment()
-            throw error
-        }
+    func push(user: Int64, type: String, path: String, body: JSON) async throws -> WriteOutcome {
+        let outcome = try await writer.merge(user: user, [admit(type: type, path: path, body: body)])[0]
+        count(outcome)
+        if case .refused(let error) = outcome { throw error }
+        return outcome
     }
 
-    /// A batch: each op checked alone, the admitted ones merged in order in one transaction.
+    /// A batch: each op answered as if sent alone after the ones before it,
+    /// the admitted ones merged in order in one transaction.
     public func pushBatch(user: Int64, items: [JSON]) async throws -> [JSON] {
-        var results = [JSON?](repeating: nil, count: items.count)
-        var entries: [(index: Int, entry: OplogWriter.Entry)] = []
+        let prepared = prepareBatch(items)
+        let outcomes = prepared.entries.isEmpty ? [] : try await writer.merge(user: user, prepared.entries.map(\.entry))
+        return finishBatch(prepared, outcomes: outcomes)
+    }
+
+    struct PreparedBatch: Sendable {
+        /// The answers known before the writer (items that name no valid path).
+        var results: [JSON?]
+        var entries: [(index: Int, entry: WriteEntry)]
+    }
+
+    /// Each item's key checked and its op admitted (or refused), in order.
+    func prepareBatch(_ items: [JSON]) -> PreparedBatch {
+        var prepared = PreparedBatch(results: Array(repeating: nil, count: items.count), entries: [])
         for (index, item) in items.enumerated() {
             do {
                 guard case .object = item else { throw APIError.badRequest("UserError:InvalidOpBody", "each batch item is {type, path, op}") }
                 let key = try Self.key(type: item["type"]?.stringValue, path: item["path"]?.stringValue)
                 guard let body = item["op"] else { throw APIError.badRequest("UserError:InvalidOpBody", "a batch item needs an op") }
-                if let entry = try admit(user: user, type: key.type, path: key.path, body: body) {
-                    entries.append((index, entry))
-                } else {
-                    results[index] = ["ok": true, "noop": true]
-                    counters.noop.increment()
-                }
+                prepared.entries.append((index, admit(type: key.type, path: key.path, body: body)))
             } catch let error as APIError {
-                results[index] = error.json
+                prepared.results[index] = error.json
                 counters.refused.increment()
+            } catch {
+                prepared.results[index] = APIError.internal().json
             }
         }
-        if !entries.isEmpty {
-            let outcomes = try await writer.merge(user: user, entries.map(\.entry))
-            for ((index, _), outcome) in zip(entries, outcomes) {
-                results[index] = outcome == .noop ? ["ok": true, "noop": true] : ["ok": true]
-                (outcome == .noop ? counters.noop : counters.accepted).increment()
-            }
+        return prepared
+    }
+
+    /// The results array, once the writer has merged the entries.
+    func finishBatch(_ prepared: PreparedBatch, outcomes: [WriteOutcome]) -> [JSON] {
+        var results = prepared.results
+        for ((index, _), outcome) in zip(prepared.entries, outcomes) {
+            results[index] = Self.batchResult(outcome)
+            count(outcome)
         }
         return results.map { $0 ?? .null }
+    }
+
+    static func batchResult(_ outcome: WriteOutcome) -> JSON {
+        switch outcome {
+        case .accepted: ["ok": true]
+        case .noop: ["ok": true, "noop": true]
+        case .refused(let error): error.json
+        }
     }
 
     // MARK: reads
@@ -203,33 +218,51 @@ public final class StoreService: Sendable {
     /// The oplog: its base first, then the payload ops in fold order.
     func oplog(user: Int64, type: String, path: String) throws -> [JSON] {
         try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, base FROM paths WHERE user_id = ? AND type = ? AND path = ?",
-                                             arguments: [user, type, path]) else { return [Op.empty.json] }
-            let base = try Op(jsonBytes: Array((row["base"] as String).utf8), maxDepth: 512)
-            return [base.json] + (try PathState.ops(db, pathID: row["id"], base: base)).map(\.json)
+            guard let held = try HeldPath.read(db, user: user, type: type, path: path) else { return [Op.empty.json] }
+            return [held.base.json] + held.ops.map(\.json)
         }
     }
 
+    /// How long `GET value` waits for a fold before answering 503: a slow
+    /// reducer delays its own reads, never hangs them.
+    static let readFoldBudget: Duration = .seconds(2)
+
     /// `{value, date, sha}` folded by this store's reducer for the type.
-    func value(user: Int64, type: String, path: String) throws -> JSON {
+    func value(user: Int64, type: String, path: String) async throws -> JSON {
         guard let reducer = plugins.reducer(for: type) else {
             throw APIError.notFound("StoreError:NoReducer", "this store serves no reducer for type \(type)")
         }
-        return try pool.read { db in
+        enum Read: Sendable { case ready(JSON), fold(HeldPath) }
+        let read = try await pool.read { db -> Read in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM paths WHERE user_id = ? AND type = ? AND path = ?",
                                              arguments: [user, type, path]) else {
-                return ["value": .null, "date": 0, "sha": .string(Op.emptySHA)]
+                return .ready(["value": .null, "date": 0, "sha": .string(Op.emptySHA)])
             }
-            let state = try PathState(row: row)
-            if state.valueVersion == tag(reducer), let value = state.value {
-                return ["value": value, "date": .number(Double(state.valueDate)), "sha": .string(state.valueSHA)]
+            if row["value_version"] as String? == tag(reducer), let text: String = row["value"],
+               let value = try? JSON.parse(text, maxDepth: 512) {
+                let base = try Op(jsonBytes: Array((row["base"] as String).utf8), maxDepth: 512)
+                return .ready(["value": value, "date": .number(Double(row["value_date"] ?? base.date)),
+                               "sha": .string(row["value_sha"] ?? base.sha)])
             }
-            // Stale (an op arrived out of order) or folded by another reducer version: fold now.
-            let ops = try PathState.ops(db, pathID: state.id, base: state.base)
-            let outcome = Optional(Fold.fold(reducer, state: state.base.value ?? .null, ops: ops[...]))
-            let last = ops.last
-            return ["value": outcome?.value ?? .null, "date": .number(Double(last?.date ?? state.base.date)),
-                    "sha": .string(last?.sha ?? state.base.sha)]
+            return .fold(try HeldPath.read(db, user: user, type: type, path: path)!)
         }
+        guard case .fold(let held) = read else {
+            if case .ready(let answer) = read { return answer }
+            return .null
+        }
+        // Stale (an op arrived out of order) or folded by another reducer version: fold now, within the budget.
+        let key = PathKey(user: user, type: type, path: path)
+        let plugins = self.plugins
+        guard let outcome = await FoldGate.fold(key, gate: gate, within: Self.readFoldBudget, {
+            plugins.fold(with: reducer, state: held.base.value ?? .null, ops: held.ops[...])
+        }) else {
+            var error = APIError.unavailable("StoreError:SlowReducer",
+                                             "the \(type) reducer has not folded this path within \(Self.readFoldBudget); retry later")
+            error.headers[.retryAfter] = "5"
+            throw error
+        }
+        let last = held.ops.last
+        return ["value": outcome.value, "date": .number(Double(last?.date ?? held.base.date)),
+                "sha": .string(last?.sha ?? held.base.sha)]
     }
 }

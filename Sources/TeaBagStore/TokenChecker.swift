@@ -31,21 +31,49 @@ final class TokenChecker: Sendable {
 
     /// Checks `token` for `user`; throws the protocol's error when refused.
     func check(user: StoreUser, token: String?) async throws {
+        let timeout = try shape(user: user, token: token)
+        let token = token!
+        if cached(token) { return }
+        let task = inFlight.withLock { inFlight -> Task<Void, any Error> in
+            if let running = inFlight[token] { return running }
+            let tableURL = user.tableURL!
+            let task = Task { try await self.ask(tableURL: tableURL, token: token) }
+            inFlight[token] = task
+            return task
+        }
+        defer { inFlight.withLock { if $0[token] == task { $0[token] = nil } } }
+        try await task.value
+        remember(token, timeout: timeout)
+    }
+
+    /// Whether `token` is valid for `user` from what is known here, without
+    /// asking the table: the event-loop path takes only these, and hands
+    /// every other request to the router (which asks, or refuses).
+    func isKnownValid(user: StoreUser, token: String?) -> Bool {
+        guard let token, (try? shape(user: user, token: token)) != nil else { return false }
+        return cached(token)
+    }
+
+    /// The checks made here (the table checks the signature); the token's timeout.
+    private func shape(user: StoreUser, token: String?) throws -> Int64 {
         guard let token, !token.isEmpty else {
             throw APIError.unauthorized("UserError:MissingStoreToken", "give a store token (?store_token= or Authorization: Bearer)")
         }
-        guard let tableURL = user.tableURL else {
+        guard user.tableURL != nil else {
             throw APIError.forbidden("UserError:NotConfirmed", "user \(user.id) is not enrolled with a table on this store yet")
         }
-        // Only the table can check the signature; the shape and the user are checked here.
         guard let parsed = StoreToken(parsing: token), parsed.user == user.id, parsed.timeout > 0 else { throw Self.invalid }
-        let timeout = parsed.timeout
         // (ext) A token minted for another store is refused here, without asking the table.
         if !user.storeIDs.isEmpty && !user.storeIDs.contains(parsed.storeID) {
             throw APIError.forbidden("UtilityError:InvalidStoreToken", "this store token is for another store")
         }
+        return parsed.timeout
+    }
+
+    /// A yes from the table, still within its sliding timeout (which this use extends).
+    private func cached(_ token: String) -> Bool {
         let now = clock()
-        let hit = cache.withLock { cache -> Bool in
+        return cache.withLock { cache -> Bool in
             guard var entry = cache[token], now <= entry.lastUse + entry.timeout else {
                 cache[token] = nil
                 return false
@@ -54,17 +82,25 @@ final class TokenChecker: Sendable {
             cache[token] = entry
             return true
         }
-        if hit { return }
-        let task = inFlight.withLock { inFlight -> Task<Void, any Error> in
-            if let running = inFlight[token] { return running }
-            let task = Task { try await self.ask(tableURL: tableURL, token: token) }
-            inFlight[token] = task
-            return task
+    }
+
+    /// Tokens remembered at most: past it the expired ones go, then the
+    /// least recently used half, so memory stays bounded however many
+    /// devices come and go (issue 14 §4).
+    static let maxCached = 100_000
+
+    private func remember(_ token: String, timeout: Int64) {
+        let now = clock()
+        cache.withLock { cache in
+            if cache.count >= Self.maxCached {
+                cache = cache.filter { now <= $0.value.lastUse + $0.value.timeout }
+                if cache.count >= Self.maxCached {
+                    let cutoff = cache.values.map(\.lastUse).sorted()[cache.count / 2]
+                    cache = cache.filter { $0.value.lastUse > cutoff }
+                }
+            }
+            cache[token] = Cached(timeout: timeout, lastUse: now)
         }
-        defer { inFlight.withLock { if $0[token] == task { $0[token] = nil } } }
-        try await task.value
-        let checked = clock()
-        cache.withLock { $0[token] = Cached(timeout: timeout, lastUse: checked) }
     }
 
     /// Forgets a token (`DELETE …/session/:store_token`).
@@ -72,8 +108,14 @@ final class TokenChecker: Sendable {
         _ = cache.withLock { $0.removeValue(forKey: token) }
     }
 
+    static func pathSegment(_ text: String) -> String {
+        let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
     private func ask(tableURL: String, token: String) async throws {
-        var request = HTTPClientRequest(url: tableURL + "table/check/" + token)
+        // Percent-encoded: a token is the client's text, and must stay one path segment.
+        var request = HTTPClientRequest(url: tableURL + "table/check/" + Self.pathSegment(token))
         request.method = .GET
         let status: UInt
         let body: ByteBuffer

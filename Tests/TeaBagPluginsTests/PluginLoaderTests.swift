@@ -144,4 +144,30 @@ struct PluginReloadTests {
         #expect(host.reducer(for: "swap") == nil)
         #expect(Fold.fold(before, state: .null, ops: ops([5, 5])[...]).value == 2)
     }
+
+    @Test("reloads asked at once (SIGHUP and the poll) load a new library once, and the newest scan is what serves")
+    func concurrentReloads() throws {
+        let directory = try temporaryDirectory()
+        let build = try temporaryDirectory()
+        defer {
+            try? FileManager.default.removeItem(atPath: directory)
+            try? FileManager.default.removeItem(atPath: build)
+        }
+        let counter = "\(build)/loads.txt"
+        setenv("TB_LOAD_COUNTER", counter, 1)
+        func loads() -> Int {
+            ((try? String(contentsOfFile: counter, encoding: .utf8)) ?? "").split(separator: "\n").count
+        }
+        try compileFixture("load_counter", into: directory, as: "counted.so")
+        let host = PluginHost(directories: [directory])
+        #expect(loads() == 1)
+        for round in 2...4 {
+            // A new version moved into place (a new inode), then eight reloads at once.
+            try compilePlugin("\(Repo.fixtures)/load_counter.c", to: "\(build)/counted.so", defines: ["VALUE=\"\\\"v\(round)\\\"\""])
+            #expect(rename("\(build)/counted.so", "\(directory)/counted.so") == 0)
+            DispatchQueue.concurrentPerform(iterations: 8) { _ in host.reload() }
+            #expect(loads() == round, "round \(round): one load per new file")
+            #expect(host.fold(type: "counted", state: .null, ops: ops([1])[...])?.value == .string("v\(round)"))
+        }
+    }
 }

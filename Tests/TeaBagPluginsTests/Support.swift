@@ -29,8 +29,8 @@ struct CompileError: Error, CustomStringConvertible {
 /// Compiles a fixture (or any C file) into a shared library with the one
 /// `cc` line of docs/plugins.md.
 @discardableResult
-func compilePlugin(_ source: String, to output: String) throws -> String {
-    let process = try ChildProcess("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O2", "-I", Repo.include, source, "-o", output],
+func compilePlugin(_ source: String, to output: String, defines: [String] = []) throws -> String {
+    let process = try ChildProcess("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O2", "-I", Repo.include] + defines.map { "-D" + $0 } + [source, "-o", output],
                                    stderr: .pipe)
     let message = process.stderr?.readDataToEndOfFile() ?? Data()
     guard process.waitUntilExit() == 0 else {

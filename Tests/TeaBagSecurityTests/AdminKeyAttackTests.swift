@@ -82,7 +82,7 @@ struct AdminKeyAttackTests {
             tally.expectError(limited, status: 429, name: "ServerError:TooManyFailures", "table, 6th guess")
             let retryAfter = limited.headers.first(name: "Retry-After").flatMap(Int.init)
             #expect(retryAfter.map { (1...60).contains($0) } == true, "Retry-After: \(String(describing: retryAfter))")
-            // Even the right key waits: the address is what is limited, not the key.
+            // Even the right key waits from the guessing address: the secret being guessed is what is limited.
             tally.expectError(try await HTTP.request(.PUT, d.table.url + "admin/user/1/master/secret", headers: [HTTP.basic("admin", testTableKey)]),
                               status: 429, name: "ServerError:TooManyFailures", "table, right key while limited")
             // The store keeps its own count.
@@ -98,6 +98,54 @@ struct AdminKeyAttackTests {
         // Health and metrics stay open to the limited address.
         #expect(try await HTTP.get(d.table.url + "healthz").isOK)
         #expect(try await HTTP.get(d.store.url + "metrics").status == 200)
+        tally.save()
+    }
+
+    @Test("the limit is per secret and address: valid tokens, other users' masters and other addresses pass while a secret is limited")
+    func limitLocksOutOnlyTheGuessedSecret() async throws {
+        let d = try await Deployment.start(configureStore: {
+            $0.authFailures = .init(maxFailures: 3, windowMs: 60_000)
+        }, configureTable: {
+            $0.authFailures = .init(maxFailures: 3, windowMs: 60_000)
+        })
+        defer { Task { await d.stop() } }
+        let tally = AttackTally(.adminKeys, test: "limit per secret")
+        #expect(try await HTTP.request(.PUT, d.table.url + "admin/user/2/master/second", headers: [HTTP.basic("admin", testTableKey)]).status == 200)
+        let token = d.user.session
+        try await d.expectUnchanged(tally, "limit per secret") {
+            // One client behind the shared address guesses the admin key until limited …
+            let wrong = [HTTP.basic("admin", "guess-0123456789abcdef")]
+            for index in 0..<3 {
+                tally.expectError(try await HTTP.request(.PUT, d.table.url + "admin/user/1/master/g\(index)", headers: wrong),
+                                  status: 401, name: "AdminError:InvalidKey", "admin guess \(index)")
+            }
+            tally.expectError(try await HTTP.request(.PUT, d.table.url + "admin/user/1/master/g3", headers: wrong),
+                              status: 429, name: "ServerError:TooManyFailures", "4th admin guess")
+            // … and then guesses user 1's master until that is limited too.
+            for guess in ["1234", "password", "Secret"] {
+                tally.expectError(try await HTTP.get(d.table.url + "user/1/session/all?master=\(guess)"),
+                                  status: 401, name: "UtilityError:UserNotFound", "master \(guess)")
+            }
+            tally.expectError(try await HTTP.get(d.table.url + "user/1/session/all?master=guess4"),
+                              status: 429, name: "ServerError:TooManyFailures", "4th master guess")
+            tally.expectError(try await HTTP.get(d.table.url + "user/1/session/all", headers: [HTTP.basic("1", "guess5")]),
+                              status: 429, name: "ServerError:TooManyFailures", "master guess by HTTP Basic")
+        }
+        // Everyone else at that address is served: a valid session token of the guessed user …
+        #expect(try await HTTP.get(d.table.url + "user/1/table?session_token=\(token)").status == 200)
+        #expect(try await HTTP.get(d.table.url + "user/1/table", headers: [HTTP.bearer(token)]).status == 200)
+        // … another user's master, a store token at the store, and a request with no credentials at all.
+        #expect(try await HTTP.get(d.table.url + "user/2/session/all?master=second").status == 200)
+        #expect(try await HTTP.get(d.table.url + "user/2/session/all", headers: [HTTP.basic("2", "second")]).status == 200)
+        #expect(try await HTTP.get(d.store.url + "user/1/oplog?type=note&path=/a&store_token=\(d.user.token)").status == 200)
+        #expect(try await HTTP.get(d.table.url + "healthz").isOK)
+        // The same master from another client behind a proxy is its own count.
+        #expect(try await HTTP.get(d.table.url + "user/1/session/all?master=secret", headers: [("X-Forwarded-For", "203.0.113.10")]).status == 200)
+        // Wrong store tokens are 403s, never counted: the store still serves the valid one after many.
+        for index in 0..<6 {
+            #expect(try await HTTP.get(d.store.url + "user/1/oplog?type=note&path=/a&store_token=store_1_1_1_x_\(index)").status != 200)
+        }
+        #expect(try await HTTP.get(d.store.url + "user/1/oplog?type=note&path=/a&store_token=\(d.user.token)").status == 200)
         tally.save()
     }
 

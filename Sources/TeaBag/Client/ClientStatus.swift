@@ -29,6 +29,10 @@ public struct ClientStatus: Sendable {
     public let failedWriteCount: Int
     public let prunes: Int
     public let sessionError: TeaBagError?
+    /// Writes made through this client since start.
+    public let localWrites: Int
+    /// Ops received on the stores' streams since start.
+    public let receivedOps: Int
     /// Set when a store showed own writes this client's database did not
     /// know: the database went back in time (docs/sync.md).
     public var behindStores: NodeIdentity.Behind? = nil
@@ -38,6 +42,8 @@ public struct ClientStatus: Sendable {
             "node": .string(node),
             "prunes": .number(Double(prunes)),
             "failed_write_count": .number(Double(failedWriteCount)),
+            "local_writes": .number(Double(localWrites)),
+            "received_ops": .number(Double(receivedOps)),
             "channels": .object(Dictionary(uniqueKeysWithValues: channels.map { ($0.name, $0.json) })),
             "failed_writes": .array(failedWrites.map {
                 ["channel": .string($0.channel), "type": .string($0.type), "path": .string($0.path), "sha": .string($0.sha),
@@ -87,8 +93,18 @@ extension TeaBagClient {
             return ClientStatus.Channel(name: name, stores: stores, paths: runtime.engine.heldKeys.count)
         }
         var status = ClientStatus(node: node?.record.id ?? "", channels: channels, failedWrites: recentFailures,
-                                  failedWriteCount: failedWriteCount, prunes: prunes, sessionError: sessionFailure)
+                                  failedWriteCount: failedWriteCount, prunes: prunes, sessionError: sessionFailure,
+                                  localWrites: localWrites, receivedOps: receivedOps)
         status.behindStores = node?.behind
         return status
+    }
+
+    /// The paths a channel holds with their current values, in path order,
+    /// at most `limit` of them (the agent's dashboard lists them).
+    public func heldValues(_ channel: String, limit: Int = 2_000) -> [ValueUpdate] {
+        guard let engine = channelRuntimes[channel]?.engine else { return [] }
+        return engine.heldKeys.prefix(limit).compactMap { key in
+            engine.value(key).map { ValueUpdate(channel: channel, type: key.type, path: key.path, value: $0.value, sha: $0.sha, date: $0.date) }
+        }
     }
 }

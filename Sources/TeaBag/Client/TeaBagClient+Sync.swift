@@ -229,6 +229,7 @@ extension TeaBagClient {
         case .connected(let resumed):
             engine.streamConnected(store: store, resumed: resumed)
         case .op(let key, let op):
+            receivedOps += 1
             engine.streamed(store: store, key: key, op: op)
         case .resync:
             engine.streamResync(store: store)

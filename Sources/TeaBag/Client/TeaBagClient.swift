@@ -58,6 +58,9 @@ public actor TeaBagClient {
     var failedWriteCount = 0
     /// The storage went back in time and that has been logged.
     var reportedBehind = false
+    /// Counters for `status()` (the agent's dashboard charts their rates).
+    var localWrites = 0
+    var receivedOps = 0
     let wallClock: @Sendable () -> Int64
 
     public init(_ configuration: ClientConfiguration, reducers: ReducerRegistry = ReducerRegistry(),
@@ -174,6 +177,7 @@ public actor TeaBagClient {
         }
         if applied { pump(channel) }
         if let failure { throw failure }
+        localWrites += 1
         if let mine { return mine }
         return try await withCheckedThrowingContinuation { continuation in
             if engine.finishedWrite(seq) {

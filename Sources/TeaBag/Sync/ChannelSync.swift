@@ -178,7 +178,7 @@ public final class ChannelSync {
         let merged = paths[key]!.local.merge(op)
         paths[key]!.loaded = true
         // Appended at the end (the usual case): fold just this op onto the value.
-        let appended = merged == .added && paths[key]!.local.ops.last?.sha == op.sha
+        let appended = merged == .added && Bytewise.equal(paths[key]!.local.ops.last?.sha, op.sha)
         localChanged(key, appended: appended ? op : nil)
         return paths[key]!.stale ? nil : paths[key]!.value
     }

@@ -25,7 +25,15 @@ public struct PathKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     public var description: String { "\(type) \(path)" }
-    public static func < (a: PathKey, b: PathKey) -> Bool { (a.type, a.path) < (b.type, b.path) }
+    // Type and path are bytes: another Unicode spelling is another oplog, as at the store.
+    public static func < (a: PathKey, b: PathKey) -> Bool {
+        Bytewise.equal(a.type, b.type) ? Bytewise.less(a.path, b.path) : Bytewise.less(a.type, b.type)
+    }
+    public static func == (a: PathKey, b: PathKey) -> Bool { Bytewise.equal(a.type, b.type) && Bytewise.equal(a.path, b.path) }
+    public func hash(into hasher: inout Hasher) {
+        Bytewise.hash(type, into: &hasher)
+        Bytewise.hash(path, into: &hasher)
+    }
 }
 
 /// A store of a channel as the mount table gives it.

@@ -110,12 +110,12 @@ struct PathReplica {
     /// oplog, so equal counts and every local op held means equal sets).
     func allStoresHoldLocal(_ stores: [String]) -> Bool {
         for store in stores {
-            guard let oplog = mirror(store).oplog, oplog.base.sha == local.base.sha,
+            guard let oplog = mirror(store).oplog, Bytewise.equal(oplog.base.sha, local.base.sha),
                   oplog.payloadCount == local.payloadCount, unconfirmed[store] == nil else { return false }
         }
         for store in stores {
             guard let oplog = mirror(store).oplog else { return false }
-            for op in local.ops where op.sha == oplog.base.sha || !oplog.holds(sha: op.sha) { return false }
+            for op in local.ops where Bytewise.equal(op.sha, oplog.base.sha) || !oplog.holds(sha: op.sha) { return false }
         }
         return true
     }

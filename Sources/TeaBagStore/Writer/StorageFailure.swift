@@ -8,7 +8,8 @@ import TeaBagServerKit
 enum StorageFailure {
     /// How a failed write transaction is answered.
     static func answer(for error: any Error) -> any Error {
-        guard let database = error as? DatabaseError, database.resultCode == .SQLITE_FULL else { return error }
+        let full = (error as? DatabaseError)?.resultCode == .SQLITE_FULL || (error as? SQLiteError)?.isDiskFull == true
+        guard full else { return error }
         var answer = APIError.unavailable("StoreError:DiskFull",
                                           "the store's disk is full: nothing of this request was stored; retry later (the store's operator must free space)")
         answer.headers[.retryAfter] = "5"

@@ -15,12 +15,12 @@
 /// (A whole oplog folded again after a new base may just be long: that
 /// leaves only its path stale.)
 ///
-/// The abandoned fold may still be running when a read folds the same path.
-/// The ABI promises never to fold one path twice at once; a fold is never
-/// told its path and only borrows its buffers, so a reentrant plugin (which
-/// the ABI requires) cannot tell, and this is the price of not stalling the
-/// store. A fold that crashes the process (SIGSEGV) does so on either
-/// thread: before the transaction commits, so nothing is acknowledged.
+/// The abandoned fold may still be running when the path is folded again:
+/// the `FoldGate` keeps the ABI's promise that one path is never folded
+/// twice at once — while it runs, the writer leaves the path stale and a
+/// read of its value answers 503 with `Retry-After`. A fold that crashes
+/// the process (SIGSEGV) does so on either thread: before the transaction
+/// commits, so nothing is acknowledged.
 import Dispatch
 import Logging
 import Synchronization
@@ -37,6 +37,7 @@ final class WriterFold: Sendable {
 
     private let plugins: PluginHost
     private let logger: Logger
+    let gate: FoldGate
     /// Per reducer tag (library and version): quick watched folds so far, or slow.
     private let reducers = Mutex<[String: Standing]>([:])
 
@@ -46,13 +47,17 @@ final class WriterFold: Sendable {
         case slow
     }
 
-    init(plugins: PluginHost, logger: Logger) {
+    init(plugins: PluginHost, logger: Logger, gate: FoldGate) {
         self.plugins = plugins
         self.logger = logger
+        self.gate = gate
     }
 
     /// The fold's outcome, or nil: too slow now or before, leave the value stale.
-    func fold(with reducer: any Reducer, state: JSON, ops: ArraySlice<Op>) -> FoldOutcome? {
+    func fold(_ path: PathKey, with reducer: any Reducer, state: JSON, ops: ArraySlice<Op>) -> FoldOutcome? {
+        guard gate.enter(path) else { return nil }  // an abandoned fold of it still runs
+        var handedOff = false
+        defer { if !handedOff { gate.leave(path) } }
         let identity = tag(reducer)
         switch reducers.withLock({ $0[identity] ?? .watched(quickFolds: 0) }) {
         case .slow:
@@ -63,7 +68,8 @@ final class WriterFold: Sendable {
             if ops.count == 1 && ContinuousClock.now - started > Self.patience { markSlow(reducer, identity) }
             return outcome
         case .watched:
-            guard let outcome = foldElsewhere(reducer, state: state, ops: ops) else {
+            handedOff = true
+            guard let outcome = foldElsewhere(path, reducer, state: state, ops: ops) else {
                 if ops.count == 1 {
                     markSlow(reducer, identity)
                 } else {
@@ -81,13 +87,16 @@ final class WriterFold: Sendable {
     }
 
     /// Folds on another thread; nil when it took longer than `patience`.
-    private func foldElsewhere(_ reducer: any Reducer, state: JSON, ops: ArraySlice<Op>) -> FoldOutcome? {
+    /// The path stays in the gate until that thread is done.
+    private func foldElsewhere(_ path: PathKey, _ reducer: any Reducer, state: JSON, ops: ArraySlice<Op>) -> FoldOutcome? {
         let result = Mutex<FoldOutcome?>(nil)
         let done = DispatchSemaphore(value: 0)
         let plugins = self.plugins
+        let gate = self.gate
         DispatchQueue.global().async {
             let outcome = plugins.fold(with: reducer, state: state, ops: ops)
             result.withLock { $0 = outcome }
+            gate.leave(path)
             done.signal()
         }
         guard done.wait(timeout: .now() + Self.patienceSeconds) == .success else { return nil }

@@ -1,6 +1,9 @@
-/// The store's SQLite file: users, single-use codes, and per-path oplogs —
-/// the base of each path, its payload ops, its materialized value — plus a
-/// per-user log of accepted ops for streams (SSE resume by sequence).
+/// The store's SQLite file: users, single-use codes, per-path state (the
+/// base, the materialized value) and the `log`: one row per held op, its
+/// rowid the op's stream id, appended in id order. The log is both the
+/// oplogs (through the `log_path` index) and the streams' history (a
+/// resume reads a user's rows after its `Last-Event-ID`); `runs` records
+/// the id range each start of the store issued (see `StreamIDs`).
 import Foundation
 import GRDB
 import TeaBagServerKit
@@ -56,6 +59,30 @@ enum StoreSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-log") { db in
+            try db.execute(sql: """
+                CREATE TABLE log (
+                    id INTEGER PRIMARY KEY,
+                    path_id INTEGER NOT NULL,
+                    date INTEGER NOT NULL,
+                    sha BLOB NOT NULL,
+                    node TEXT,
+                    nseq INTEGER,
+                    payload TEXT,
+                    value TEXT,
+                    covers TEXT,
+                    extra TEXT
+                );
+                CREATE INDEX log_path ON log (path_id);
+                CREATE TABLE runs (
+                    start_id INTEGER PRIMARY KEY,
+                    end_id INTEGER,
+                    legacy INTEGER NOT NULL DEFAULT 0
+                );
+                """)
+            try LegacyMigration.moveOps(db)
+            try db.execute(sql: "DROP TABLE ops; DROP TABLE events;")
+        }
         return migrator
     }
 }
@@ -72,28 +99,5 @@ extension StoreUser {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]) else { return nil }
         let ids = (try? JSONDecoder().decode([String].self, from: Data((row["store_ids"] as String).utf8))) ?? []
         return StoreUser(id: id, tableURL: row["table_url"], storeIDs: ids)
-    }
-}
-
-/// The per-user log of accepted ops, kept for SSE resumes.
-enum StreamLog {
-    /// Keeps the newest `keep` entries of each user; a resume from before them gets a resync.
-    static func trim(_ pool: DatabasePool, keep: Int) throws {
-        // Per user, a range delete on the primary key: a correlated subquery
-        // over the whole log would hold the writer for seconds on a big log.
-        let cutoffs = try pool.read { db in
-            try Int64.fetchAll(db, sql: "SELECT id FROM users").compactMap { user -> (Int64, Int64)? in
-                // Two index lookups per user, not a scan of the log.
-                guard let row = try Row.fetchOne(db, sql: "SELECT max(seq) AS newest, min(seq) AS oldest FROM events WHERE user_id = ?",
-                                                 arguments: [user]),
-                      let newest: Int64 = row["newest"], let oldest: Int64 = row["oldest"] else { return nil }
-                return newest - oldest >= Int64(keep) ? (user, newest - Int64(keep)) : nil
-            }
-        }
-        for (user, cutoff) in cutoffs {
-            try pool.write { db in
-                try db.execute(sql: "DELETE FROM events WHERE user_id = ? AND seq <= ?", arguments: [user, cutoff])
-            }
-        }
     }
 }

@@ -1,0 +1,71 @@
+/// What the writer keeps of one path between pushes, so that a push costs
+/// a hash probe and one incremental fold, whatever the oplog's length.
+import TeaBagCore
+
+struct PathKey: Hashable, Sendable {
+    let user: Int64
+    let type: String
+    let path: String
+
+    // Bytes, not String equality: "é" and "e\u{301}" are two paths (issue 14 §6).
+    static func == (a: PathKey, b: PathKey) -> Bool {
+        a.user == b.user && a.type.utf8.elementsEqual(b.type.utf8) && a.path.utf8.elementsEqual(b.path.utf8)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(user)
+        var type = self.type
+        type.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        var path = self.path
+        path.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// One path as the writer holds it. A class: the writer mutates it in
+/// place in its cache, many times per commit.
+final class PathState {
+    let id: Int64
+    let key: PathKey
+    var base: Op
+    /// The base's row in `log`; nil for the empty base, which has none.
+    var baseRow: Int64?
+    /// Shas of the payload ops held.
+    var shas: ShaIndex
+    /// Order key of the last op folded into `value`; a new op that sorts after it folds incrementally.
+    var lastKey: MergeRules.OrderKey?
+    var value: JSON?
+    /// Which reducer produced `value` (file and version); another one means a refold.
+    var valueVersion: String?
+    var valueDate: Int64
+    var valueSHA: String
+    var skipped: Int
+
+    /// Ops accepted in this commit, to fold in one call at its end.
+    var pending: [Op] = []
+    /// The `paths` row needs writing at the end of this commit.
+    var dirty = false
+    var baseChanged = false
+
+    init(id: Int64, key: PathKey, base: Op, baseRow: Int64?, shas: ShaIndex) {
+        self.id = id
+        self.key = key
+        self.base = base
+        self.baseRow = baseRow
+        self.shas = shas
+        valueDate = base.date
+        valueSHA = base.sha
+        skipped = 0
+    }
+
+    /// No value kept: the next `GET value` folds the path.
+    func markStale() {
+        value = nil
+        valueVersion = nil
+        lastKey = nil
+        pending.removeAll()
+    }
+
+    func held(_ sha: String) -> Bool {
+        sha.utf8.elementsEqual(base.sha.utf8) || shas.contains(sha)
+    }
+}
