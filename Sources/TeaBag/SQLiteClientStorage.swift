@@ -38,7 +38,11 @@ public final class SQLiteClientStorage: ClientStorage {
 
     /// The channels whose oplogs this file holds.
     public func oplogChannels() throws -> [String] {
-        try queue.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT channel FROM oplogs ORDER BY channel") }
+        try queue.read { db in
+            // A file read-only is not migrated: it may still have the first schema.
+            let table = try db.tableExists("oplog_ops") ? "oplog_ops" : "oplogs"
+            return try String.fetchAll(db, sql: "SELECT DISTINCT channel FROM \(table) ORDER BY channel")
+        }
     }
 
     private static var migrator: DatabaseMigrator {
@@ -53,6 +57,25 @@ public final class SQLiteClientStorage: ClientStorage {
                                      PRIMARY KEY (channel, type, path)) WITHOUT ROWID;
                 CREATE TABLE settings (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
                 """)
+        }
+        // One row per cached op, so that a changed oplog writes only the ops
+        // it gained and deletes those it lost, never the whole oplog again.
+        migrator.registerMigration("v2-oplog-ops") { db in
+            try db.execute(sql: """
+                CREATE TABLE oplog_ops (channel TEXT NOT NULL, type TEXT NOT NULL, path TEXT NOT NULL, sha TEXT NOT NULL,
+                                        op TEXT NOT NULL, PRIMARY KEY (channel, type, path, sha)) WITHOUT ROWID;
+                """)
+            let rows = try Row.fetchAll(db, sql: "SELECT channel, type, path, ops FROM oplogs")
+            for row in rows {
+                let text: String = row["ops"]
+                guard case .array(let items) = try? JSON.parse(Array(text.utf8), maxDepth: 512) else { continue }
+                for item in items {
+                    guard let op = try? Op(json: item) else { continue }
+                    try db.execute(sql: "INSERT OR REPLACE INTO oplog_ops (channel, type, path, sha, op) VALUES (?, ?, ?, ?, ?)",
+                                   arguments: [row["channel"], row["type"], row["path"], op.sha, item.canonicalString])
+                }
+            }
+            try db.execute(sql: "DROP TABLE oplogs")
         }
         return migrator
     }
@@ -71,32 +94,63 @@ public final class SQLiteClientStorage: ClientStorage {
     }
 
     public func enqueue(channel: String, entry: OutboxEntry, stores: [String], nextSeq: Int64) throws {
-        let op = entry.op.json.canonicalString
+        try apply([.enqueue(channel: channel, entry: entry, stores: stores, nextSeq: nextSeq)])
+    }
+
+    public func dequeue(channel: String, store: String, seqs: [Int64]) throws {
+        try apply([.dequeue(channel: channel, store: store, seqs: seqs)])
+    }
+
+    public func drop(channel: String, seq: Int64) throws {
+        try apply([.drop(channel: channel, seq: seq)])
+    }
+
+    public func dropOutbox(channel: String, store: String) throws {
+        try apply([.dropOutbox(channel: channel, store: store)])
+    }
+
+    /// One transaction, so one commit (and with `full`, one fsync) for all.
+    public func apply(_ changes: [StorageChange]) throws {
+        guard !changes.isEmpty else { return }
         try queue.write { db in
+            for change in changes { try Self.make(change, in: db) }
+        }
+    }
+
+    /// The ops the cache lacks are inserted, those the oplog no longer has deleted.
+    private static func saveOplog(channel: String, key: PathKey, ops: [Op], in db: Database) throws {
+        let arguments: StatementArguments = [channel, key.type, key.path]
+        var held = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT sha FROM oplog_ops WHERE channel = ? AND type = ? AND path = ?"),
+                                           arguments: arguments))
+        let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO oplog_ops (channel, type, path, sha, op) VALUES (?, ?, ?, ?, ?)")
+        for op in ops where held.remove(op.sha) == nil {
+            try insert.execute(arguments: [channel, key.type, key.path, op.sha, op.json.canonicalString])
+        }
+        let delete = try db.cachedStatement(sql: "DELETE FROM oplog_ops WHERE channel = ? AND type = ? AND path = ? AND sha = ?")
+        for sha in held { try delete.execute(arguments: [channel, key.type, key.path, sha]) }
+    }
+
+    private static func make(_ change: StorageChange, in db: Database) throws {
+        switch change {
+        case .enqueue(let channel, let entry, let stores, let nextSeq):
+            let op = entry.op.json.canonicalString
             let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO outbox (channel, store, seq, type, path, op) VALUES (?, ?, ?, ?, ?, ?)")
             for store in stores {
                 try insert.execute(arguments: [channel, store, entry.seq, entry.key.type, entry.key.path, op])
             }
-            try db.cachedStatement(sql: "UPDATE node SET next_seq = ?").execute(arguments: [nextSeq])
-        }
-    }
-
-    public func dequeue(channel: String, store: String, seqs: [Int64]) throws {
-        try queue.write { db in
+            // Never back: group commits may carry seqs out of order.
+            try db.cachedStatement(sql: "UPDATE node SET next_seq = MAX(next_seq, ?)").execute(arguments: [nextSeq])
+        case .dequeue(let channel, let store, let seqs):
             let delete = try db.cachedStatement(sql: "DELETE FROM outbox WHERE channel = ? AND store = ? AND seq = ?")
             for seq in seqs { try delete.execute(arguments: [channel, store, seq]) }
-        }
-    }
-
-    public func drop(channel: String, seq: Int64) throws {
-        try queue.write { db in
-            try db.execute(sql: "DELETE FROM outbox WHERE channel = ? AND seq = ?", arguments: [channel, seq])
-        }
-    }
-
-    public func dropOutbox(channel: String, store: String) throws {
-        try queue.write { db in
+        case .drop(let channel, let seq):
+            try db.cachedStatement(sql: "DELETE FROM outbox WHERE channel = ? AND seq = ?").execute(arguments: [channel, seq])
+        case .dropOutbox(let channel, let store):
             try db.execute(sql: "DELETE FROM outbox WHERE channel = ? AND store = ?", arguments: [channel, store])
+        case .saveOplogs(let channel, let oplogs):
+            for (key, ops) in oplogs { try saveOplog(channel: channel, key: key, ops: ops, in: db) }
+        case .saveSetting(let name, let value):
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)").execute(arguments: [name, value])
         }
     }
 
@@ -116,25 +170,33 @@ public final class SQLiteClientStorage: ClientStorage {
 
     public func saveOplogs(channel: String, _ oplogs: [(key: PathKey, ops: [Op])]) throws {
         guard !oplogs.isEmpty else { return }
-        try queue.write { db in
-            let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO oplogs (channel, type, path, ops) VALUES (?, ?, ?, ?)")
-            for (key, ops) in oplogs {
-                try upsert.execute(arguments: [channel, key.type, key.path, JSON.array(ops.map(\.json)).canonicalString])
-            }
-        }
+        try apply([.saveOplogs(channel: channel, oplogs)])
     }
 
     public func oplogs(channel: String) throws -> [(key: PathKey, ops: [Op])] {
         try queue.read { db in
+            guard try db.tableExists("oplog_ops") else { return try Self.firstSchemaOplogs(channel: channel, in: db) }
             var result: [(key: PathKey, ops: [Op])] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT type, path, ops FROM oplogs WHERE channel = ? ORDER BY type, path", arguments: [channel])
+            let rows = try Row.fetchCursor(db, sql: "SELECT type, path, op FROM oplog_ops WHERE channel = ? ORDER BY type, path", arguments: [channel])
             while let row = try rows.next() {
-                let text: String = row["ops"]
-                guard case .array(let items) = try JSON.parse(Array(text.utf8), maxDepth: 512) else { continue }
-                result.append((key: PathKey(checkedType: row["type"], path: row["path"]), ops: try items.map { try Op(json: $0) }))
+                let key = PathKey(checkedType: row["type"], path: row["path"])
+                let op = try Self.op(row["op"])
+                if result.last?.key == key { result[result.count - 1].ops.append(op) } else { result.append((key: key, ops: [op])) }
             }
             return result
         }
+    }
+
+    /// A file opened read-only before its agent migrated it: one JSON array per path.
+    private static func firstSchemaOplogs(channel: String, in db: Database) throws -> [(key: PathKey, ops: [Op])] {
+        var result: [(key: PathKey, ops: [Op])] = []
+        let rows = try Row.fetchCursor(db, sql: "SELECT type, path, ops FROM oplogs WHERE channel = ? ORDER BY type, path", arguments: [channel])
+        while let row = try rows.next() {
+            let text: String = row["ops"]
+            guard case .array(let items) = try JSON.parse(Array(text.utf8), maxDepth: 512) else { continue }
+            result.append((key: PathKey(checkedType: row["type"], path: row["path"]), ops: try items.map { try Op(json: $0) }))
+        }
+        return result
     }
 
     public var keepsOplogs: Bool { true }
@@ -144,9 +206,7 @@ public final class SQLiteClientStorage: ClientStorage {
     }
 
     public func saveSetting(_ name: String, _ value: String) throws {
-        try queue.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", arguments: [name, value])
-        }
+        try apply([.saveSetting(name: name, value: value)])
     }
 
     private static func op(_ text: String) throws -> Op {

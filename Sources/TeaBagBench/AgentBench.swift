@@ -1,9 +1,12 @@
-/// Agent figures (issue 6), against real processes: `teabag dev` (a table,
-/// two stores and agent A in one process) and a second `teabag agent` (B),
-/// both the release binary `.build/release/teabag`, started and stopped
-/// (SIGTERM, by PID) by the bench. Measured over the agents' Unix sockets:
-/// the local API's push and get rates, and push on A → B's watch event,
-/// through the local API and through the CLI.
+/// Agent figures (issues 6 and 15), against real processes of the release
+/// binary `.build/release/teabag`, started and stopped (SIGTERM, by PID) by
+/// the bench: a `teabag table` and two `teabag store`s, each its own
+/// process, so that the agent's figures are the agent's; agents A and B
+/// (`teabag agent`, two devices of user 1), and C (`durability: full`) for
+/// the fsync figure. Measured over the agents' Unix sockets: the local API's
+/// push and get rates, and push on A → B's watch event, through the local
+/// API and through the CLI. Then the same push rates on `teabag dev` (a
+/// table, two stores and an agent in one process), for comparison.
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
@@ -26,6 +29,7 @@ struct AgentBench: AsyncParsableCommand {
     @Option(help: "Timed pushes of the end-to-end latency through the local API.") var pushes = 500
     @Option(help: "Timed pushes of the end-to-end latency through the CLI.") var cliPushes = 20
     @Option(help: "Where to write the report.") var out = "docs/benchmarks/agent.md"
+    @Flag(help: "Label the report as taken on a loaded machine (a trial run, not the figures).") var trial = false
 
     func run() async throws {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -34,42 +38,60 @@ struct AgentBench: AsyncParsableCommand {
         let started = Date()
         let loadBefore = AgentBenchProcess.uptime()
         let directory = NSTemporaryDirectory() + "teabag-bench-agent-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory + "/conf-b", withIntermediateDirectories: true)
+        for conf in ["/conf", "/conf-full"] {
+            try FileManager.default.createDirectory(atPath: directory + conf, withIntermediateDirectories: true)
+        }
+        // Log warnings only; C commits with an fsync.
+        try "table:\n  log_level: warning\nstore:\n  log_level: warning\nagent:\n  log_level: warning\n"
+            .write(toFile: directory + "/conf/10-bench.yaml", atomically: true, encoding: .utf8)
+        try "agent:\n  log_level: warning\n  durability: full\n".write(toFile: directory + "/conf-full/10-bench.yaml", atomically: true, encoding: .utf8)
         var processes: [AgentBenchProcess] = []
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(workers, 4) + 4)))
         do {
-            // 1. The processes.
-            let dev = try AgentBenchProcess.start(binary, ["dev", "--data", directory + "/dev", "--port", "0"], log: directory + "/dev.log")
-            processes.append(dev)
-            let socketA = try dev.wait(for: "teabag agent listening on unix:", seconds: 60)
-            let tableURL = try dev.wait(for: "teabag table listening on ", seconds: 5)
-            let devState = try JSON.parse(Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/dev/dev.json"))))
-            guard let master = devState["master"]?.stringValue else { throw BenchError("no master in dev.json") }
-            let b = try AgentBenchProcess.start(binary, [
-                "agent", "--config", directory + "/conf-b", "--table-url", (tableURL.hasSuffix("/") ? tableURL : tableURL + "/"),
-                "--user", "1", "--master", master, "--data", directory + "/b", "--plugins", "Plugins",
-            ], log: directory + "/b.log")
-            processes.append(b)
-            let socketB = try b.wait(for: "teabag agent listening on unix:", seconds: 60)
+            // 1. The servers, each its own process, and user 1 enrolled.
+            let cluster = BenchCluster(tableKey: "bench-table-" + UUID().uuidString, storeKey: "bench-store-" + UUID().uuidString,
+                                       master: "bench-master-" + UUID().uuidString)
+            let table = try AgentBenchProcess.start(binary, ["table", "--config", directory + "/conf", "--data", directory + "/table",
+                                                             "--port", "0", "--key", cluster.tableKey], log: directory + "/table.log")
+            processes.append(table)
+            let tableURL = BenchCluster.slash(try table.wait(for: "teabag table listening on ", seconds: 60))
+            var storeURLs: [String] = []
+            var stores: [AgentBenchProcess] = []
+            for index in 0..<2 {
+                let store = try AgentBenchProcess.start(binary, ["store", "--config", directory + "/conf", "--data", directory + "/store\(index)",
+                                                                 "--port", "0", "--key", cluster.storeKey, "--plugins", "Plugins"],
+                                                        log: directory + "/store\(index).log")
+                processes.append(store)
+                stores.append(store)
+                storeURLs.append(BenchCluster.slash(try store.wait(for: "teabag store listening on ", seconds: 60)))
+            }
+            try await cluster.enroll(http: http, tableURL: tableURL, storeURLs: storeURLs)
+            func agent(_ name: String, conf: String = "/conf") throws -> (AgentBenchProcess, String) {
+                let process = try AgentBenchProcess.start(binary, [
+                    "agent", "--config", directory + conf, "--table-url", tableURL, "--user", "1", "--master", cluster.master,
+                    "--data", directory + "/" + name, "--plugins", "Plugins",
+                ], log: directory + "/\(name).log")
+                processes.append(process)
+                return (process, try process.wait(for: "teabag agent listening on unix:", seconds: 60))
+            }
+            let (agentA, socketA) = try agent("a")
+            let (agentB, socketB) = try agent("b")
             let a = AgentAPI(http: http, socket: socketA), apiB = AgentAPI(http: http, socket: socketB)
-            say("dev (pid \(dev.pid)): table \(tableURL), agent A unix:\(socketA); agent B (pid \(b.pid)) unix:\(socketB); \(loadBefore)")
+            say("table \(tableURL) (pid \(table.pid)), stores \(storeURLs) (pids \(stores.map(\.pid))); agent A (pid \(agentA.pid)) unix:\(socketA); agent B (pid \(agentB.pid)) unix:\(socketB); \(loadBefore)")
+            let serverCPU = { table.cpuSeconds() + stores.reduce(0) { $0 + $1.cpuSeconds() } }
 
-            // 2. Local API rates on A.
+            // 2. Local API rates on A (durability normal).
             for i in 0..<200 { _ = try await a.push("/bench/\(i % 100)") }  // warm-up, paths created
             var rows: [String] = []
-            let pushSeq = try await RateRun.sequential(sequential, process: dev, other: b) { i in try await a.push("/bench/\(i % 100)") }
+            let pushSeq = try await RateRun.sequential(sequential, process: agentA, other: agentB, servers: serverCPU) { i in try await a.push("/bench/\(i % 100)") }
             say("push, sequential: \(pushSeq.summary)")
-            let pushConc = try await RateRun.concurrent(workers, seconds: seconds, process: dev, other: b) { i in try await a.push("/bench/\(i % 100)") }
+            let pushConc = try await RateRun.concurrent(workers, seconds: seconds, process: agentA, other: agentB, servers: serverCPU) { i in try await a.push("/bench/\(i % 100)") }
             say("push, \(workers) concurrent: \(pushConc.summary)")
-            let getSeq = try await RateRun.sequential(sequential, process: dev, other: b) { i in try await a.get("/bench/\(i % 100)") }
+            let getSeq = try await RateRun.sequential(sequential, process: agentA, other: agentB, servers: serverCPU) { i in try await a.get("/bench/\(i % 100)") }
             say("get, sequential: \(getSeq.summary)")
-            let getConc = try await RateRun.concurrent(workers, seconds: seconds, process: dev, other: b) { i in try await a.get("/bench/\(i % 100)") }
+            let getConc = try await RateRun.concurrent(workers, seconds: seconds, process: agentA, other: agentB, servers: serverCPU) { i in try await a.get("/bench/\(i % 100)") }
             say("get, \(workers) concurrent: \(getConc.summary)")
-            rows.append(pushSeq.row("`POST /v1/push`, sequential"))
-            rows.append(pushConc.row("`POST /v1/push`, \(workers) concurrent workers"))
-            rows.append(getSeq.row("`GET /v1/value`, sequential"))
-            rows.append(getConc.row("`GET /v1/value`, \(workers) concurrent workers"))
             // Every push is accounted for: the paths sum to all pushes made.
             let pushed = 200 + pushSeq.count + pushConc.count
             var sum = 0.0
@@ -78,7 +100,23 @@ struct AgentBench: AsyncParsableCommand {
                 : "**check failed**: the 100 paths on A sum to \(sum), \(Self.grouped(pushed)) pushes were made"
             say(check)
 
-            // 3. End to end: push on A → B's watch.
+            // 3. durability: full, on agent C.
+            let (agentC, socketC) = try agent("c", conf: "/conf-full")
+            let c = AgentAPI(http: http, socket: socketC)
+            for i in 0..<100 { _ = try await c.push("/full/\(i)") }
+            let fullSeq = try await RateRun.sequential(Swift.min(sequential, 2_000), process: agentC, other: agentB, servers: serverCPU) { i in try await c.push("/full/\(i % 100)") }
+            say("push, durability full, sequential: \(fullSeq.summary)")
+            let fullConc = try await RateRun.concurrent(workers, seconds: seconds, process: agentC, other: agentB, servers: serverCPU) { i in try await c.push("/full/\(i % 100)") }
+            say("push, durability full, \(workers) concurrent: \(fullConc.summary)")
+            agentC.stop()
+            rows.append(pushSeq.row("`POST /v1/push`, sequential"))
+            rows.append(pushConc.row("`POST /v1/push`, \(workers) concurrent workers"))
+            rows.append(fullSeq.row("`POST /v1/push`, `durability: full` (agent C), sequential"))
+            rows.append(fullConc.row("`POST /v1/push`, `durability: full` (agent C), \(workers) concurrent workers"))
+            rows.append(getSeq.row("`GET /v1/value`, sequential"))
+            rows.append(getConc.row("`GET /v1/value`, \(workers) concurrent workers"))
+
+            // 4. End to end: push on A → B's watch.
             let watchB = try await SSEWatch.open(apiB, path: "/lat")
             let warmup = 20
             var api: [Duration] = [], apiCall: [Duration] = []
@@ -114,51 +152,83 @@ struct AgentBench: AsyncParsableCommand {
                 }
             }
             cliWatchdog.done()
-            let c = Quantiles(viaCLI), ce = Quantiles(cliExit)
-            say("push by `teabag push` on A → B's watch: p50 \(c.p50) p90 \(c.p90) p99 \(c.p99) max \(c.max); the CLI process start → exit p50 \(ce.p50)")
+            let cliQ = Quantiles(viaCLI), ce = Quantiles(cliExit)
+            say("push by `teabag push` on A → B's watch: p50 \(cliQ.p50) p90 \(cliQ.p90) p99 \(cliQ.p99) max \(cliQ.max); the CLI process start → exit p50 \(ce.p50)")
             watchB.close()
             watchB2.close()
-            let cpuA = dev.cpuSeconds(), cpuB = b.cpuSeconds()
-            try? await http.shutdown()
+            let cpuA = agentA.cpuSeconds(), cpuB = agentB.cpuSeconds(), cpuServers = serverCPU()
             for process in processes.reversed() { process.stop() }
+            processes = []
+
+            // 5. The same push rates on `teabag dev` (everything in one process).
+            let dev = try AgentBenchProcess.start(binary, ["dev", "--data", directory + "/dev", "--port", "0"], log: directory + "/dev.log")
+            processes.append(dev)
+            let devAPI = AgentAPI(http: http, socket: try dev.wait(for: "teabag agent listening on unix:", seconds: 60))
+            for i in 0..<200 { _ = try await devAPI.push("/bench/\(i % 100)") }
+            let none = { 0.0 }
+            var devSeq = try await RateRun.sequential(sequential, process: dev, other: dev, servers: none) { i in try await devAPI.push("/bench/\(i % 100)") }
+            say("teabag dev: push, sequential: \(devSeq.summary)")
+            var devConc = try await RateRun.concurrent(workers, seconds: seconds, process: dev, other: dev, servers: none) { i in try await devAPI.push("/bench/\(i % 100)") }
+            say("teabag dev: push, \(workers) concurrent: \(devConc.summary)")
+            // No agent B here: its column stays empty.
+            devSeq.cpuB = 0
+            devConc.cpuB = 0
+            dev.stop()
+            processes = []
+            try? await http.shutdown()
             let loadAfter = AgentBenchProcess.uptime()
 
             let markdown = """
             # Agent benchmark
 
-            `swift run -c release teabag-bench agent` on \(Report.machine()), \(ISO8601DateFormatter().string(from: started)), \
+            \(trial ? "> **Trial run on a loaded machine** (other builds and tests were running): these figures show that the bench runs end to end and where things stand, not the agent's speed. The figures of record are pending: median of 3 runs on a quiet machine, release build.\n\n" : "")\
+            `swift run -c release teabag-bench agent\(trial ? " --trial" : "")` on \(Report.machine()), \(ISO8601DateFormatter().string(from: started)), \
             \(Int(Date().timeIntervalSince(started))) s in all. Machine load (`uptime`) before the run: `\(loadBefore)`; after: \
             `\(loadAfter)`.
 
-            Real processes of the release binary `\(binary)` (`swift build -c release --product teabag`), started by the bench:
+            Real processes of the release binary `\(binary)` (`swift build -c release --product teabag`), started by the bench, \
+            each its own process so that an agent's figures are its own:
 
-            - `teabag dev --data <tmp>/dev --port 0` — a table, two stores (`durability: normal`) and agent **A** in one \
-            process, user 1 enrolled in channel `main` on both stores;
-            - `teabag agent --config <empty dir> --table-url <table>/ --user 1 --master <dev.json's master> --data <tmp>/b \
-            --plugins Plugins` — agent **B**, a second device of user 1 (its own session, SQLite storage and SSE streams to \
-            both stores).
+            - `teabag table` and two `teabag store`s (`durability: normal`), user 1 enrolled in channel `main` on both \
+            stores (SPEC §2.4, over HTTP);
+            - agents **A** and **B**, `teabag agent --table-url <table>/ --user 1 --master <master> --data <tmp>/a|b \
+            --plugins Plugins`: two devices of user 1, each with its own session, SQLite storage (`durability: normal`) \
+            and SSE streams to both stores;
+            - agent **C**, the same with `agent.durability: full`, for the fsync figures only;
+            - then, alone, `teabag dev --data <tmp>/dev --port 0` (a table, two stores and an agent in one process), for \
+            the push rates of the one-process setup.
 
-            Both stopped by PID (SIGTERM) at the end; they used \(String(format: "%.1f", cpuA)) s (dev) and \
-            \(String(format: "%.1f", cpuB)) s (B) of CPU in all. The bench talks to the agents over their Unix sockets with \
-            AsyncHTTPClient (`http+unix://<socket>/v1/…`, keep-alive connections). Everything, bench included, shares the \
-            machine's \(ProcessInfo.processInfo.activeProcessorCount) cores.
+            All stopped by PID (SIGTERM). CPU in all: A \(String(format: "%.1f", cpuA)) s, B \(String(format: "%.1f", cpuB)) s, \
+            table and stores \(String(format: "%.1f", cpuServers)) s. The bench talks to the agents over their Unix sockets \
+            with AsyncHTTPClient (`http+unix://<socket>/v1/…`, keep-alive connections). Everything, bench included, shares \
+            the machine's \(ProcessInfo.processInfo.activeProcessorCount) cores.
 
-            ## Local API rates (agent A)
+            ## Local API rates
 
             `POST /v1/push/main/counter/bench/<i % 100>` with body `1`, and `GET /v1/value/main/counter/bench/<i % 100>`; \
-            sequential: \(Self.grouped(sequential)) requests one after another on one connection; concurrent: \(workers) \
-            workers, each sending its next request when the previous answered, for \(String(format: "%.0f", seconds)) s. \
-            Latency is per request, from the call to the collected answer. 200 untimed pushes first. The push answers \
-            once A holds the op on disk (validated by the C `counter` plugin, applied locally, appended to the SQLite \
-            outbox); the stores get it afterwards, in the background. Check: \(check).
+            sequential: \(Self.grouped(sequential)) requests one after another on one connection (\(Self.grouped(Swift.min(sequential, 2_000))) \
+            for C); concurrent: \(workers) workers, each sending its next request when the previous answered, for \
+            \(String(format: "%.0f", seconds)) s. Latency is per request, from the call to the collected answer. Untimed pushes \
+            first (200 on A, 100 on C). A push answers once the agent holds the op on disk (validated by the C `counter` \
+            plugin, committed to the SQLite outbox by the agent's storage thread — concurrent pushes share a commit — then \
+            applied locally); the stores get it afterwards, in the background. Check: \(check).
 
-            | run | ops/s | p50 | p99 | max | cores busy: dev / B / bench |
+            | run | ops/s | p50 | p99 | max | cores busy: agent / B / table+stores / bench |
             | --- | ---: | ---: | ---: | ---: | ---: |
             \(rows.joined(separator: "\n"))
 
-            *Cores busy*: CPU seconds per second during the run of the whole `teabag dev` process (table, both stores \
-            taking the pushed ops from A's outbox and streaming them back to A and B, and agent A), of agent B (taking \
-            every op from both stores' streams), and of the bench process (the load generator).
+            *Cores busy*: CPU seconds per second during the run of the agent measured (A, or C), of agent B (taking every op \
+            from both stores' streams), of the table and both stores together, and of the bench process (the load generator).
+
+            ### `teabag dev`
+
+            The same push runs against the agent of `teabag dev`, whose process also runs the table and both stores (they \
+            commit, fold and stream every op, on the same cores): *cores busy* is the whole dev process.
+
+            | run | ops/s | p50 | p99 | max | cores busy: dev / – / – / bench (the dashes print 0.00) |
+            | --- | ---: | ---: | ---: | ---: | ---: |
+            \(devSeq.row("`POST /v1/push`, sequential"))
+            \(devConc.row("`POST /v1/push`, \(workers) concurrent workers"))
 
             ## Push on A → event on B's watch
 
@@ -173,33 +243,29 @@ struct AgentBench: AsyncParsableCommand {
             | --- | ---: | ---: | ---: | ---: |
             | the local API (`POST /v1/push` on A's socket) | \(e2e.p50) | \(e2e.p90) | \(e2e.p99) | \(e2e.max) |
             | ↳ the `POST /v1/push` call alone | \(call.p50) | \(call.p90) | \(call.p99) | \(call.max) |
-            | the CLI (`teabag push`, a new process each time) | \(c.p50) | \(c.p90) | \(c.p99) | \(c.max) |
+            | the CLI (`teabag push`, a new process each time) | \(cliQ.p50) | \(cliQ.p90) | \(cliQ.p99) | \(cliQ.max) |
             | ↳ the CLI process, spawn → exit | \(ce.p50) | \(ce.p90) | \(ce.p99) | \(ce.max) |
+
+            ## Against issue 15's goals
+
+            | measurement | goal | this run |
+            | --- | --- | --- |
+            | `POST /v1/push` sequential, `durability: normal` | ≥ 3,000/s | \(pushSeq.rateText)/s |
+            | the same, \(workers) concurrent clients | ≥ 15,000/s | \(pushConc.rateText)/s |
+            | `durability: full`, \(workers) clients | ≥ 5,000/s | \(fullConc.rateText)/s |
+            | `GET /v1/value`, \(workers) clients | ≥ 30,000/s | \(getConc.rateText)/s |
+            | push on A → event at B's `/v1/watch` | p50 ≤ 2 ms, p99 ≤ 5 ms | p50 \(e2e.p50), p99 \(e2e.p99) |
+            | 5,000 pushes/s sustained for 60 s, outbox drained within 1 s | — | not measured by this bench yet |
+            | agent RSS per held path | ≤ 2 KiB | not measured by this bench yet |
 
             ## Notes
 
-            - **A push costs about \(String(format: "%.1f", pushSeq.p50 / Swift.max(getSeq.p50, 0.001)))× a get** (p50 \
-            \(Quantiles(pushSeq.latencies).p50) against \(Quantiles(getSeq.latencies).p50), sequential). Both pay \
-            the same HTTP round trip over the Unix socket; the push adds the plugin's `validate`, the local apply and one \
-            SQLite transaction for the outbox row (`SQLiteClientStorage`: WAL, `synchronous=NORMAL`, so a commit and a \
-            WAL append per push but no fsync), done on the client runtime's actor before the answer. Pushes look \
-            serialized there (not profiled): \(workers) concurrent workers get \(String(format: "%.1f", pushConc.rate / pushSeq.rate))× the \
-            sequential rate while their p50 grows to \(Quantiles(pushConc.latencies).p50). The same actor also \
-            takes every op back from both stores' streams, and the dev process also runs both stores, which commit, fold \
-            and stream every op: that, not the socket, is where the dev process's \(String(format: "%.2f", pushConc.cpu)) \
-            busy cores go during the concurrent push run. Gets only read the folded value, and scale with workers \
-            until the two cores are shared between the dev process and the bench.
-            - **Compared with the in-process client** (`client.md`): there the `push` call (in-memory storage, no HTTP) \
-            takes about 0.04 ms p50 and push → update on another client about 1.7 ms p50; through two agents the push \
-            call is \(call.p50) and push → B's watch \(e2e.p50) p50: the local API hop and the SQLite outbox add about a \
-            millisecond, the path through the stores is the same. A store's own POST → SSE event is about 1 ms p50 \
-            (`store.md`).
             - **The CLI** adds the start of a new process of a ~110 MB Swift binary (dynamic loading, Foundation, \
-            configuration, an HTTP client) to each push: \(c.p50) p50 to B's watch, against \(e2e.p50) through the \
+            configuration, an HTTP client) to each push: \(cliQ.p50) p50 to B's watch, against \(e2e.p50) through the \
             local API. Programs that write often should keep a connection to the socket (or link `TeaBag`) rather \
             than run `teabag push` per write.
-            - Everything shares two virtual cores with whatever else runs (see the load above); runs vary by 20–40 % \
-            here, the push rates most.
+            - Everything shares \(ProcessInfo.processInfo.activeProcessorCount) virtual cores with whatever else runs (see the \
+            load above); runs vary by 20–40 % here, the push rates most. The goals are for the median of 3 runs on a quiet machine.
 
             """
             try Report.write(markdown, to: out)
@@ -218,6 +284,44 @@ struct AgentBench: AsyncParsableCommand {
         formatter.numberStyle = .decimal
         formatter.groupingSeparator = ","
         return formatter.string(from: NSNumber(value: n)) ?? "\(n)"
+    }
+}
+
+// MARK: - The servers
+
+/// User 1 enrolled in channel `main` on every store (SPEC §2.4), as
+/// `teabag dev` does it: the master set at the table, the user created on
+/// each store, each store's code given to the table.
+struct BenchCluster: Sendable {
+    let tableKey: String
+    let storeKey: String
+    let master: String
+
+    static func slash(_ url: String) -> String { url.hasSuffix("/") ? url : url + "/" }
+
+    func enroll(http: HTTPClient, tableURL: String, storeURLs: [String]) async throws {
+        let segment = master.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? master
+        _ = try await call(http, .PUT, tableURL + "admin/user/1/master/" + segment, basic: ("admin", tableKey))
+        for storeURL in storeURLs {
+            _ = try await call(http, .PUT, storeURL + "admin/user/1", basic: ("admin", storeKey))
+            let code = try await call(http, .GET, storeURL + "admin/user/1/code", basic: ("admin", storeKey))["code"]?.stringValue ?? ""
+            _ = try await call(http, .POST, tableURL + "user/1/table/main/store", basic: ("1", master),
+                               body: ["store_url": .string(storeURL + "user/1/"), "code": .string(code)])
+        }
+    }
+
+    private func call(_ http: HTTPClient, _ method: HTTPMethod, _ url: String, basic: (String, String), body: JSON? = nil) async throws -> JSON {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Basic " + Data("\(basic.0):\(basic.1)".utf8).base64EncodedString())
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body.canonicalBytes))
+        }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok else { throw BenchError("\(method) \(url): \(response.status) \(String(buffer: bytes))") }
+        return (try? JSON.parse(Array(buffer: bytes))) ?? .null
     }
 }
 
@@ -315,6 +419,7 @@ struct RateRun {
     var latencies: [Duration] = []
     var cpu = 0.0  // cores busy in the measured process (dev: table, stores, agent A)
     var cpuB = 0.0  // … in agent B
+    var cpuServers = 0.0  // … in the table and stores
     var cpuBench = 0.0  // … in this process (the load generator)
 
     var rate: Double { Double(count) / elapsed }
@@ -325,18 +430,20 @@ struct RateRun {
     }
     var summary: String {
         let q = Quantiles(latencies)
-        return "\(rateText)/s (\(count) in \(String(format: "%.2f", elapsed)) s), p50 \(q.p50) p99 \(q.p99); cores busy: dev \(String(format: "%.2f", cpu)), B \(String(format: "%.2f", cpuB)), bench \(String(format: "%.2f", cpuBench))"
+        return "\(rateText)/s (\(count) in \(String(format: "%.2f", elapsed)) s), p50 \(q.p50) p99 \(q.p99); cores busy: agent \(String(format: "%.2f", cpu)), B \(String(format: "%.2f", cpuB)), servers \(String(format: "%.2f", cpuServers)), bench \(String(format: "%.2f", cpuBench))"
     }
 
     func row(_ name: String) -> String {
         let q = Quantiles(latencies)
-        return "| \(name) | \(rateText) | \(q.p50) | \(q.p99) | \(q.max) | \(String(format: "%.2f / %.2f / %.2f", cpu, cpuB, cpuBench)) |"
+        return "| \(name) | \(rateText) | \(q.p50) | \(q.p99) | \(q.max) | \(String(format: "%.2f / %.2f / %.2f / %.2f", cpu, cpuB, cpuServers, cpuBench)) |"
     }
 
-    static func sequential(_ n: Int, process: AgentBenchProcess, other: AgentBenchProcess, _ body: (Int) async throws -> Double) async throws -> RateRun {
+    static func sequential(_ n: Int, process: AgentBenchProcess, other: AgentBenchProcess, servers: () -> Double,
+                           _ body: (Int) async throws -> Double) async throws -> RateRun {
         var run = RateRun()
         run.latencies.reserveCapacity(n)
         let cpuStart = process.cpuSeconds(), cpuBStart = other.cpuSeconds(), benchStart = AgentBenchProcess.selfCPUSeconds()
+        let serversStart = servers()
         let start = ContinuousClock.now
         for i in 0..<n {
             let t = ContinuousClock.now
@@ -347,14 +454,16 @@ struct RateRun {
         run.cpu = (process.cpuSeconds() - cpuStart) / run.elapsed
         run.cpuB = (other.cpuSeconds() - cpuBStart) / run.elapsed
         run.cpuBench = (AgentBenchProcess.selfCPUSeconds() - benchStart) / run.elapsed
+        run.cpuServers = (servers() - serversStart) / run.elapsed
         run.count = n
         return run
     }
 
-    static func concurrent(_ workers: Int, seconds: Double, process: AgentBenchProcess, other: AgentBenchProcess,
+    static func concurrent(_ workers: Int, seconds: Double, process: AgentBenchProcess, other: AgentBenchProcess, servers: () -> Double,
                            _ body: @escaping @Sendable (Int) async throws -> Double) async throws -> RateRun {
         var run = RateRun()
         let cpuStart = process.cpuSeconds(), cpuBStart = other.cpuSeconds(), benchStart = AgentBenchProcess.selfCPUSeconds()
+        let serversStart = servers()
         let start = ContinuousClock.now
         let deadline = start + .milliseconds(Int(seconds * 1000))
         try await withThrowingTaskGroup(of: [Duration].self) { group in
@@ -377,6 +486,7 @@ struct RateRun {
         run.cpu = (process.cpuSeconds() - cpuStart) / run.elapsed
         run.cpuB = (other.cpuSeconds() - cpuBStart) / run.elapsed
         run.cpuBench = (AgentBenchProcess.selfCPUSeconds() - benchStart) / run.elapsed
+        run.cpuServers = (servers() - serversStart) / run.elapsed
         run.count = run.latencies.count
         return run
     }

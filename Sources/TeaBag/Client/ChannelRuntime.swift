@@ -5,6 +5,8 @@ final class ChannelRuntime {
     private(set) var endpoints: [StoreEndpoint]
     private var streams: [String: (endpoint: StoreEndpoint, task: Task<Void, Never>)] = [:]
     var retryTimer: (at: Int64, task: Task<Void, Never>)?
+    /// A pump is on its way: more work waits for it rather than making another.
+    var pumpScheduled = false
 
     init(engine: ChannelSync, endpoints: [StoreEndpoint]) {
         self.engine = engine

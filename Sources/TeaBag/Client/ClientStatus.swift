@@ -33,6 +33,9 @@ public struct ClientStatus: Sendable {
     public let localWrites: Int
     /// Ops received on the stores' streams since start.
     public let receivedOps: Int
+    /// Set when a store showed own writes this client's database did not
+    /// know: the database went back in time (docs/sync.md).
+    public var behindStores: NodeIdentity.Behind? = nil
 
     public var json: JSON {
         var result: [String: JSON] = [
@@ -47,6 +50,11 @@ public struct ClientStatus: Sendable {
                  "error": ["name": .string($0.error.name), "message": .string($0.error.message)]]
             }),
         ]
+        result["behind_stores"] = .bool(behindStores != nil)
+        if let behindStores {
+            result["behind"] = ["loaded_next_seq": .number(Double(behindStores.loadedNextSeq)),
+                                "highest_seen_seq": .number(Double(behindStores.highestSeenSeq))]
+        }
         if let sessionError { result["session_error"] = ["name": .string(sessionError.name), "message": .string(sessionError.message)] }
         return .object(result)
     }
@@ -84,9 +92,11 @@ extension TeaBagClient {
             }
             return ClientStatus.Channel(name: name, stores: stores, paths: runtime.engine.heldKeys.count)
         }
-        return ClientStatus(node: node?.record.id ?? "", channels: channels, failedWrites: recentFailures,
-                            failedWriteCount: failedWriteCount, prunes: prunes, sessionError: sessionFailure,
-                            localWrites: localWrites, receivedOps: receivedOps)
+        var status = ClientStatus(node: node?.record.id ?? "", channels: channels, failedWrites: recentFailures,
+                                  failedWriteCount: failedWriteCount, prunes: prunes, sessionError: sessionFailure,
+                                  localWrites: localWrites, receivedOps: receivedOps)
+        status.behindStores = node?.behind
+        return status
     }
 
     /// The paths a channel holds with their current values, in path order,

@@ -3,8 +3,20 @@ import TeaBagCore
 /// Driving the engines: hand out their requests, perform them over HTTP,
 /// report the outcomes, and dispatch what changed.
 extension TeaBagClient {
+    /// Asks for one pump of `channel` soon: writes and stream events that
+    /// come meanwhile are handled by the same pump.
     func pump(_ channel: String) {
-        guard !closed, let runtime = channelRuntimes[channel] else { return }
+        guard !closed, let runtime = channelRuntimes[channel], !runtime.pumpScheduled else { return }
+        runtime.pumpScheduled = true
+        Task { self.pumpNow(channel) }
+    }
+
+    /// Hands out the engine's requests, dispatches its events, answers
+    /// readers and sets the retry timer.
+    private func pumpNow(_ channel: String) {
+        guard let runtime = channelRuntimes[channel] else { return }
+        runtime.pumpScheduled = false
+        guard !closed else { return }
         let now = correctedNow()
         for request in runtime.engine.requests(now: now) {
             guard let endpoint = runtime.endpoint(request.store) else { continue }
@@ -15,7 +27,9 @@ extension TeaBagClient {
                 self.requestsInFlight[id] = nil
             }
         }
+        foldStale(channel, runtime.engine.takeStaleFolds())
         dispatchEvents(channel, runtime)
+        reportBehind()
         resolveReaders(channel, runtime)
         scheduleRetry(channel, runtime, now: now)
     }
@@ -72,6 +86,16 @@ extension TeaBagClient {
         }
     }
 
+    /// Once: the stores hold own ops this storage does not know of (a
+    /// restored backup, commits lost to a power cut). They come back by
+    /// sync; new ops are numbered past them.
+    private func reportBehind() {
+        guard !reportedBehind, let behind = node?.behind else { return }
+        reportedBehind = true
+        logger.warning("the stores hold writes of this node that its database does not: agent.sqlite went back in time (restored from a backup, or a power cut under durability normal); they come back by sync, and new writes are numbered past them",
+                       metadata: ["node": "\(node?.record.id ?? "")", "loaded_next_seq": "\(behind.loadedNextSeq)", "highest_seen_seq": "\(behind.highestSeenSeq)"])
+    }
+
     private func observeDate(_ store: String, _ serverDate: Int64?) {
         guard let serverDate else { return }
         clock.observe(store: store, serverDate: serverDate, localNow: wallClock())
@@ -89,7 +113,7 @@ extension TeaBagClient {
         let correction = clock.correction
         guard abs(correction - keptClockCorrection) > 1_000 else { return }
         keptClockCorrection = correction
-        try? configuration.storage.saveSetting(Self.clockCorrectionSetting, String(correction))
+        try? writer.saveSetting(Self.clockCorrectionSetting, String(correction))
     }
 
     static let clockCorrectionSetting = "clock_correction_ms"
@@ -131,7 +155,7 @@ extension TeaBagClient {
     }
 
     private func resolveReaders(_ channel: String, _ runtime: ChannelRuntime) {
-        for readerKey in readers.keys where readerKey.channel == channel && runtime.engine.isLoaded(readerKey.key) {
+        for readerKey in readers.keys where readerKey.channel == channel && runtime.engine.isReadable(readerKey.key) {
             let continuations = readers.removeValue(forKey: readerKey) ?? []
             for continuation in continuations {
                 if let value = runtime.engine.value(readerKey.key) {
@@ -141,6 +165,32 @@ extension TeaBagClient {
                 }
             }
         }
+    }
+
+    /// Folds of a slow type, on its own queue, one per path at a time; a path
+    /// changed meanwhile is folded again after.
+    private func foldStale(_ channel: String, _ stale: [ChannelSync.StaleFold]) {
+        for job in stale {
+            let readerKey = ReaderKey(channel: channel, key: job.key)
+            if foldsInFlight.contains(readerKey) {
+                foldAgain.insert(readerKey)
+                continue
+            }
+            foldsInFlight.insert(readerKey)
+            folds.foldLater(job.key.type) { [weak self] in
+                let value = job.oplog.value(using: job.reducer).value
+                Task { await self?.foldFinished(channel, job, value) }
+            }
+        }
+    }
+
+    private func foldFinished(_ channel: String, _ job: ChannelSync.StaleFold, _ value: JSON) {
+        let readerKey = ReaderKey(channel: channel, key: job.key)
+        foldsInFlight.remove(readerKey)
+        guard let engine = channelRuntimes[channel]?.engine else { return }
+        engine.folded(job.key, generation: job.generation, value: value)
+        if foldAgain.remove(readerKey) != nil, let again = engine.staleFold(job.key) { foldStale(channel, [again]) }
+        pump(channel)
     }
 
     /// One timer per channel, at the earliest time a failed store may be

@@ -32,7 +32,7 @@ extension TeaBagClient {
         }
         try apply(table)
         tableRead = true
-        try? configuration.storage.saveSetting(Self.mountTableSetting, Self.encode(table).canonicalString)
+        try? writer.saveSetting(Self.mountTableSetting, Self.encode(table).canonicalString)
     }
 
     /// The mount table kept from the last run, if any.
@@ -104,8 +104,8 @@ extension TeaBagClient {
         for (channel, endpoints) in followed.sorted(by: { $0.key < $1.key }) {
             if channelRuntimes[channel] == nil {
                 let registry = reducers
-                let engine = try ChannelSync(channel: channel, stores: [], node: node!, storage: configuration.storage,
-                                             policy: configuration.policy, reducers: { registry.reducer(for: $0) })
+                let engine = try ChannelSync(channel: channel, stores: [], node: node!, storage: writer,
+                                             policy: configuration.policy, folds: folds, reducers: { registry.reducer(for: $0) })
                 channelRuntimes[channel] = ChannelRuntime(engine: engine, endpoints: [])
             }
             let runtime = channelRuntimes[channel]!
@@ -149,7 +149,7 @@ extension TeaBagClient {
         for (channel, runtime) in channelRuntimes {
             let dirty = runtime.engine.takeDirtyOplogs()
             guard !dirty.isEmpty else { continue }
-            do { try configuration.storage.saveOplogs(channel: channel, dirty) } catch {
+            do { try writer.saveOplogs(channel: channel, dirty) } catch {
                 logger.warning("could not write the oplog cache; reads after a restart will refetch", metadata: ["error": "\(error)"])
             }
         }

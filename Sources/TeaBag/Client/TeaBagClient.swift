@@ -21,6 +21,13 @@ public actor TeaBagClient {
     let storeAPI: StoreAPI
     let tableAPI: TableAPI
     let http: HTTPClient
+    /// The storage, written from its own thread with group commit.
+    let writer: StorageWriter
+    /// Keeps a slow reducer from stalling more than its own type.
+    let folds: FoldGuard
+    /// Stale paths being folded off the actor, and those changed meanwhile.
+    var foldsInFlight: Set<ReaderKey> = []
+    var foldAgain: Set<ReaderKey> = []
 
     var sessionToken: String?
     /// Set once the table refuses the session: every call throws it.
@@ -36,6 +43,9 @@ public actor TeaBagClient {
     var recentFailures: [WriteFailure] = []
     var nextSubscriberID = 0
     var readers: [ReaderKey: [CheckedContinuation<PathValue, any Error>]] = [:]
+    /// Writes durable but not yet applied (an earlier write's answer is not
+    /// in yet), by seq: resumed with their value once applied.
+    var writeWaiters: [Int64: (key: PathKey, continuation: CheckedContinuation<PathValue, any Error>)] = [:]
     var background: [Task<Void, Never>] = []
     /// Requests to stores under way, so that `close()` can wait them out.
     var requestsInFlight: [Int: Task<Void, Never>] = [:]
@@ -46,6 +56,8 @@ public actor TeaBagClient {
     var tableRead = false
     var prunes = 0
     var failedWriteCount = 0
+    /// The storage went back in time and that has been logged.
+    var reportedBehind = false
     /// Counters for `status()` (the agent's dashboard charts their rates).
     var localWrites = 0
     var receivedOps = 0
@@ -61,6 +73,8 @@ public actor TeaBagClient {
         self.storeAPI = StoreAPI(http: http, timeout: configuration.requestTimeout)
         self.tableAPI = TableAPI(http: http, timeout: configuration.requestTimeout)
         self.wallClock = clock
+        self.writer = (configuration.storage as? StorageWriter) ?? StorageWriter(configuration.storage, logger: logger)
+        self.folds = FoldGuard(logger: logger)
     }
 
     /// A client that has read its mount table and started syncing.
@@ -83,7 +97,7 @@ public actor TeaBagClient {
                 record = NodeRecord.fresh()
                 try storage.saveNode(record!)
             }
-            node = NodeIdentity(record!)
+            node = NodeIdentity(record!, seqFloorFromClock: true)
             if let text = try? storage.setting(Self.clockCorrectionSetting), let kept = Int64(text) {
                 keptClockCorrection = kept
                 clock.remember(kept)
@@ -134,14 +148,46 @@ public actor TeaBagClient {
     }
 
     /// `push`, answering with the value's date, sha and op count.
+    ///
+    /// The op is made here and committed by the storage writer, together
+    /// with the writes that come meanwhile (group commit); while the disk
+    /// works, this actor serves other calls. Writes are applied in the order
+    /// they were made, and each answers with the value its op produced.
     public func write(_ channel: String, _ type: String, _ path: String, _ payload: JSON) async throws -> PathValue {
         try checkUsable()
         let key = try PathKey(type: type, path: path)
-        let runtime = try await runtimeWhenKnown(channel)
-        let (_, value) = try runtime.engine.write(key, payload: payload, now: correctedNow())
+        let engine = try await runtimeWhenKnown(channel).engine
+        let prepared = try engine.prepareWrite(key, payload: payload, now: correctedNow())
+        let seq = prepared.entry.seq
+        var failure: TeaBagError?
+        do {
+            try await writer.commit(.enqueue(channel: channel, entry: prepared.entry, stores: prepared.stores, nextSeq: seq + 1))
+        } catch {
+            failure = ChannelSync.storageFailure(error)
+        }
+        var mine: PathValue?
+        var applied = false
+        for write in engine.finishWrite(seq, durable: failure == nil) {
+            applied = true
+            if write.seq == seq {
+                mine = write.value
+            } else if let waiter = writeWaiters.removeValue(forKey: write.seq) {
+                answer(waiter.continuation, channel, write.key, write.value)
+            }
+        }
+        if applied { pump(channel) }
+        if let failure { throw failure }
         localWrites += 1
-        pump(channel)
-        return value
+        if let mine { return mine }
+        return try await withCheckedThrowingContinuation { continuation in
+            if engine.finishedWrite(seq) {
+                // Applied, its type slow: the value comes with the fold.
+                answer(continuation, channel, key, nil)
+            } else {
+                // An earlier write's task has not taken its answer yet; it applies this one too.
+                writeWaiters[seq] = (key, continuation)
+            }
+        }
     }
 
     /// Value changes, local or remote, of one channel, optionally narrowed
@@ -182,6 +228,7 @@ public actor TeaBagClient {
         for task in stopping { task.cancel() }
         for task in stopping { await task.value }
         flushCache()
+        await writer.flush()
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         for continuation in failureSubscribers.values { continuation.finish() }
         subscribers = [:]
@@ -233,6 +280,14 @@ public actor TeaBagClient {
             waited += 20
         }
         return try runtime(channel)
+    }
+
+    /// A write's answer: its value, or, when its type is slow, the value
+    /// once folded (it waits like a read).
+    func answer(_ continuation: CheckedContinuation<PathValue, any Error>, _ channel: String, _ key: PathKey, _ value: PathValue?) {
+        if let value { return continuation.resume(returning: value) }
+        readers[ReaderKey(channel: channel, key: key), default: []].append(continuation)
+        pump(channel)
     }
 
     func correctedNow() -> Int64 { wallClock() + clock.correction }

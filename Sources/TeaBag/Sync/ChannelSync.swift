@@ -13,6 +13,10 @@ public final class ChannelSync {
     private let node: NodeIdentity
     private let storage: any ClientStorage
     private let reducers: @Sendable (String) -> (any Reducer)?
+    /// Where folds run; nil: inline, always (the simulation).
+    private let folds: FoldGuard?
+    /// Paths whose value waits for a fold off this engine (a slow type).
+    private var staleKeys: Set<PathKey> = []
 
     var paths: [PathKey: PathReplica] = [:]
     private var outboxes: [String: [OutboxEntry]] = [:]
@@ -23,12 +27,18 @@ public final class ChannelSync {
     private var pruneCandidates: Set<PathKey> = []
     private var dirtyOplogs: Set<PathKey> = []
     private var events: [SyncEvent] = []
+    /// Prepared writes in seq order, with the storage's answer once known.
+    private var pendingWrites: [(write: PreparedWrite, durable: Bool?)] = []
+    /// Per path with prepared writes: how many, and the newest one's date.
+    private var pendingDates: [PathKey: (count: Int, newest: Int64)] = [:]
 
     /// Restores what `storage` holds: cached oplogs, then the outbox, whose
     /// ops are acknowledged writes and so are merged into the local oplogs.
     public init(channel: String, stores: [String], node: NodeIdentity, storage: any ClientStorage,
-                policy: SyncPolicy = SyncPolicy(), reducers: @escaping @Sendable (String) -> (any Reducer)?) throws {
+                policy: SyncPolicy = SyncPolicy(), folds: FoldGuard? = nil,
+                reducers: @escaping @Sendable (String) -> (any Reducer)?) throws {
         self.channel = channel
+        self.folds = folds
         self.stores = []
         self.policy = policy
         self.node = node
@@ -83,11 +93,13 @@ public final class ChannelSync {
         guard reducers(key.type) != nil else { throw .typeNotRegistered(key.type) }
         if paths[key] == nil { startHolding(key) }
         guard paths[key]!.loaded else { return nil }
-        if paths[key]!.value == nil { refreshValue(key, announce: false) }
-        return paths[key]!.value
+        if paths[key]!.value == nil && !paths[key]!.stale { refreshValue(key, announce: false) }
+        return paths[key]!.stale ? nil : paths[key]!.value
     }
 
     public func isLoaded(_ key: PathKey) -> Bool { paths[key]?.loaded ?? false }
+    /// Loaded, and its value folded (not waiting for a slow reducer).
+    public func isReadable(_ key: PathKey) -> Bool { paths[key].map { $0.loaded && !$0.stale } ?? false }
     public func value(_ key: PathKey) -> PathValue? { paths[key]?.value }
     public var heldKeys: [PathKey] { paths.keys.sorted() }
     public func oplog(_ key: PathKey) -> Oplog? { paths[key]?.local }
@@ -95,19 +107,69 @@ public final class ChannelSync {
     /// A local write: a new op, durable in the outbox of every store before
     /// this returns, applied locally at once.
     public func write(_ key: PathKey, payload: JSON, now: Int64) throws(TeaBagError) -> (op: Op, value: PathValue) {
+        let prepared = try prepareWrite(key, payload: payload, now: now)
+        let seq = prepared.entry.seq
+        do { try storage.enqueue(channel: channel, entry: prepared.entry, stores: prepared.stores, nextSeq: seq + 1) } catch {
+            _ = finishWrite(seq, durable: false)
+            throw Self.storageFailure(error)
+        }
+        let applied = finishWrite(seq, durable: true)
+        // Never stale here: without a FoldGuard every fold is inline.
+        return (prepared.entry.op, applied.first { $0.seq == seq }!.value!)
+    }
+
+    /// A write the storage could not keep.
+    public static func storageFailure(_ error: any Error) -> TeaBagError {
+        TeaBagError("ClientError:Storage", "could not keep the write on disk (\(error)); nothing was written — check the data directory's space and permissions")
+    }
+
+    /// The first half of a write made durable elsewhere (the client's
+    /// group commit): the op, numbered and dated after every earlier write
+    /// of its path, pending until `finishWrite` reports the storage's answer.
+    public func prepareWrite(_ key: PathKey, payload: JSON, now: Int64) throws(TeaBagError) -> PreparedWrite {
         guard let reducer = reducers(key.type) else { throw .typeNotRegistered(key.type) }
         do { try reducer.validate(payload: payload) } catch {
             throw TeaBagError("StoreError:InvalidOp", "the \(key.type) reducer refuses this payload: \(error.message)", status: 400)
         }
-        let seq = node.record.nextSeq
-        let date = OpFactory.date(correctedNow: now, newestLocalDate: (paths[key]?.local ?? Oplog()).newestDate)
+        let seq = node.claimSeq(now: now)
+        // Taken now: a write whose commit fails leaves a gap, never a reuse.
+        node.used(seq)
+        let newest = max((paths[key]?.local ?? Oplog()).newestDate, pendingDates[key]?.newest ?? .min)
+        let date = OpFactory.date(correctedNow: now, newestLocalDate: newest)
         let op = OpFactory.payloadOp(payload: payload, node: node.record.id, seq: seq, date: date)
-        let entry = OutboxEntry(seq: seq, key: key, op: op)
-        do { try storage.enqueue(channel: channel, entry: entry, stores: stores, nextSeq: seq + 1) } catch {
-            throw TeaBagError("ClientError:Storage", "could not keep the write on disk (\(error)); nothing was written — check the data directory's space and permissions")
+        let prepared = PreparedWrite(entry: OutboxEntry(seq: seq, key: key, op: op), stores: stores)
+        pendingDates[key] = ((pendingDates[key]?.count ?? 0) + 1, date)
+        pendingWrites.append((prepared, nil))
+        return prepared
+    }
+
+    /// The storage's answer for a prepared write. Writes are applied in seq
+    /// order (so the outboxes stay in seq order): this applies every pending
+    /// write whose answer is known and that no unanswered one precedes, and
+    /// returns their values; a write not durable is dropped.
+    /// A value is nil when the path's type is slow: it waits for a fold.
+    public func finishWrite(_ seq: Int64, durable: Bool) -> [(seq: Int64, key: PathKey, value: PathValue?)] {
+        if let index = pendingWrites.firstIndex(where: { $0.write.entry.seq == seq }) { pendingWrites[index].durable = durable }
+        var applied: [(seq: Int64, key: PathKey, value: PathValue?)] = []
+        var done = 0
+        while done < pendingWrites.count, let isDurable = pendingWrites[done].durable {
+            let write = pendingWrites[done].write
+            done += 1
+            let key = write.entry.key
+            if let pending = pendingDates[key] { pendingDates[key] = pending.count > 1 ? (pending.count - 1, pending.newest) : nil }
+            if isDurable { applied.append((write.entry.seq, key, apply(write))) }
         }
-        node.record.nextSeq = seq + 1
-        for store in stores { enqueued(entry, store: store) }
+        pendingWrites.removeFirst(done)
+        return applied
+    }
+
+    /// Whether the write of `seq` was applied (or dropped): no longer pending.
+    public func finishedWrite(_ seq: Int64) -> Bool { !pendingWrites.contains { $0.write.entry.seq == seq } }
+
+    private func apply(_ write: PreparedWrite) -> PathValue? {
+        let (entry, key, op) = (write.entry, write.entry.key, write.entry.op)
+        // A store that left the channel meanwhile gets nothing.
+        for store in write.stores where links[store] != nil { enqueued(entry, store: store) }
         // Changed in place: a copy taken out of `paths` would make the merge
         // copy the whole oplog (copy-on-write) on every write.
         // A path first written here is held like one first read: without
@@ -118,7 +180,7 @@ public final class ChannelSync {
         // Appended at the end (the usual case): fold just this op onto the value.
         let appended = merged == .added && Bytewise.equal(paths[key]!.local.ops.last?.sha, op.sha)
         localChanged(key, appended: appended ? op : nil)
-        return (op, paths[key]!.value!)
+        return paths[key]!.stale ? nil : paths[key]!.value
     }
 
     // MARK: requests
@@ -374,6 +436,7 @@ public final class ChannelSync {
         var changed = false
         var appendedOnly = true
         for op in ops {
+            node.observe(op)
             let result = paths[key]!.local.merge(op)
             guard result.changed else { continue }
             changed = true
@@ -398,22 +461,71 @@ public final class ChannelSync {
     }
 
     /// Refolds (or folds just the appended op onto the cached value) and
-    /// announces the value when it really changed.
+    /// announces the value when it really changed. A type the `FoldGuard`
+    /// finds slow is not folded here: the path goes stale, and the runtime
+    /// folds it elsewhere (`takeStaleFolds`, `folded`).
     private func refreshValue(_ key: PathKey, announce: Bool, appended: Op? = nil) {
         guard let reducer = reducers(key.type), var replica = paths[key] else { return }
         let previous = replica.value
-        let newest = replica.local.ops.last ?? replica.local.base
-        let folded: JSON
-        if let appended, let previous, replica.local.ops.count >= 2 {
-            folded = Fold.fold(reducer, state: previous.value, ops: [appended][...]).value
+        let folded: JSON?
+        if let appended, let previous, !replica.stale, replica.local.ops.count >= 2 {
+            let state = previous.value
+            folded = fold(key.type, ops: 1) { Fold.fold(reducer, state: state, ops: [appended][...]).value }
         } else {
-            folded = replica.local.value(using: reducer).value
+            let oplog = replica.local
+            folded = replica.stale && folds != nil ? nil : fold(key.type, ops: oplog.ops.count) { oplog.value(using: reducer).value }
         }
+        guard let folded else {
+            replica.stale = true
+            replica.foldGeneration += 1
+            paths[key] = replica
+            staleKeys.insert(key)
+            return
+        }
+        setValue(key, &replica, folded, announce: announce)
+    }
+
+    private func fold(_ type: String, ops: Int, _ work: @escaping @Sendable () -> JSON) -> JSON? {
+        guard let folds else { return work() }
+        return folds.fold(type, ops: ops, work)
+    }
+
+    private func setValue(_ key: PathKey, _ replica: inout PathReplica, _ folded: JSON, announce: Bool) {
+        let previous = replica.value
+        let newest = replica.local.ops.last ?? replica.local.base
         replica.value = PathValue(value: folded, date: newest.date, sha: newest.sha, ops: replica.local.payloadCount)
+        replica.stale = false
         paths[key] = replica
         if announce, previous?.value != folded || previous == nil {
             events.append(.valueChanged(key, replica.value!))
         }
+    }
+
+    /// A fold to make off the engine: the path's oplog as it is now.
+    public struct StaleFold: Sendable {
+        public let key: PathKey
+        public let generation: Int
+        public let reducer: any Reducer
+        public let oplog: Oplog
+    }
+
+    /// The stale paths marked since the last call, each as it is now.
+    public func takeStaleFolds() -> [StaleFold] {
+        defer { staleKeys = [] }
+        return staleKeys.sorted().compactMap(staleFold)
+    }
+
+    /// `key` as it is now, if it still waits for a fold.
+    public func staleFold(_ key: PathKey) -> StaleFold? {
+        guard let replica = paths[key], replica.stale, let reducer = reducers(key.type) else { return nil }
+        return StaleFold(key: key, generation: replica.foldGeneration, reducer: reducer, oplog: replica.local)
+    }
+
+    /// The value folded elsewhere for `generation`; dropped when the path
+    /// changed meanwhile (a newer fold follows).
+    public func folded(_ key: PathKey, generation: Int, value: JSON) {
+        guard var replica = paths[key], replica.stale, replica.foldGeneration == generation else { return }
+        setValue(key, &replica, value, announce: replica.loaded)
     }
 
     /// An own op a store refused for good: out of every outbox and the local
@@ -465,7 +577,7 @@ public final class ChannelSync {
         let candidates = pruneCandidates
         pruneCandidates = []
         for key in candidates.sorted() {
-            guard let replica = paths[key], replica.loaded, replica.local.payloadCount >= policy.pruneMinOps,
+            guard let replica = paths[key], replica.loaded, !replica.stale, replica.local.payloadCount >= policy.pruneMinOps,
                   !stores.isEmpty, let value = replica.value, replica.allStoresHoldLocal(stores) else { continue }
             let date = OpFactory.date(correctedNow: now, newestLocalDate: replica.local.newestDate)
             let prune = OpFactory.valueOp(value: value.value, covers: replica.local.pruneCovers, date: date)
@@ -511,6 +623,7 @@ public final class ChannelSync {
     /// Nothing waits to be sent or answered: no outbox entry, no request in
     /// flight, every mirror known and in step with the local oplog.
     public var isQuiet: Bool {
+        guard pendingWrites.isEmpty else { return false }
         for store in stores {
             guard let link = links[store], !link.delivering, !link.pushing, link.fetchesInFlight == 0,
                   (outboxes[store] ?? []).isEmpty else { return false }
@@ -519,8 +632,9 @@ public final class ChannelSync {
     }
 }
 
-/// The node identity shared by every channel of one client.
-public final class NodeIdentity {
-    public var record: NodeRecord
-    public init(_ record: NodeRecord) { self.record = record }
+/// A local write numbered and dated, waiting for the storage.
+public struct PreparedWrite: Sendable {
+    public let entry: OutboxEntry
+    /// The stores whose outboxes it goes to.
+    public let stores: [String]
 }

@@ -65,6 +65,38 @@ public protocol ClientStorage: Sendable {
     /// with the table unreachable still knows its stores.
     func setting(_ name: String) throws -> String?
     func saveSetting(_ name: String, _ value: String) throws
+    /// Makes `changes`, in order, durable together (see the extension).
+    func apply(_ changes: [StorageChange]) throws
+}
+
+/// One change to a client's storage, so that a writer can commit many in
+/// one transaction (group commit, `StorageWriter`).
+public enum StorageChange: Sendable {
+    /// `ClientStorage.enqueue`; `nextSeq` only ever moves forward.
+    case enqueue(channel: String, entry: OutboxEntry, stores: [String], nextSeq: Int64)
+    case dequeue(channel: String, store: String, seqs: [Int64])
+    case drop(channel: String, seq: Int64)
+    case dropOutbox(channel: String, store: String)
+    case saveOplogs(channel: String, [(key: PathKey, ops: [Op])])
+    case saveSetting(name: String, value: String)
+}
+
+extension ClientStorage {
+    /// Makes `changes`, in order, durable together. This default makes them
+    /// one by one; `SQLiteClientStorage` makes them in one transaction.
+    public func apply(_ changes: [StorageChange]) throws {
+        for change in changes {
+            switch change {
+            case .enqueue(let channel, let entry, let stores, let nextSeq):
+                try enqueue(channel: channel, entry: entry, stores: stores, nextSeq: nextSeq)
+            case .dequeue(let channel, let store, let seqs): try dequeue(channel: channel, store: store, seqs: seqs)
+            case .drop(let channel, let seq): try drop(channel: channel, seq: seq)
+            case .dropOutbox(let channel, let store): try dropOutbox(channel: channel, store: store)
+            case .saveOplogs(let channel, let oplogs): try saveOplogs(channel: channel, oplogs)
+            case .saveSetting(let name, let value): try saveSetting(name, value)
+            }
+        }
+    }
 }
 
 /// The default storage: everything in memory, gone with the process. The
@@ -92,7 +124,7 @@ public final class InMemoryClientStorage: ClientStorage {
     public func enqueue(channel: String, entry: OutboxEntry, stores: [String], nextSeq: Int64) throws {
         state.withLock { state in
             for store in stores { state.outboxes[channel, default: [:]][store, default: []].append(entry) }
-            state.node?.nextSeq = nextSeq
+            if let kept = state.node?.nextSeq, kept < nextSeq { state.node?.nextSeq = nextSeq }
         }
     }
 

@@ -62,6 +62,11 @@ struct PathReplica {
     /// Some store answered a fetch, or the oplog came from the cache or a
     /// local write: reads are answered locally from now on.
     var loaded = false
+    /// The value waits for a fold made elsewhere (a slow type): `value` is
+    /// older than `local`, and neither read nor folded onto.
+    var stale = false
+    /// Raised at each change while stale: a fold of an older oplog is dropped.
+    var foldGeneration = 0
     var mirrors: [String: StoreMirror] = [:]
     /// Other nodes' ops a store refused for good: never pushed there again.
     var refusedAt: [String: Set<String>] = [:]

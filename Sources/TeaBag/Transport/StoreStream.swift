@@ -41,9 +41,22 @@ public enum StoreStream {
         var longPoll = false
     }
 
+    /// Events buffered for a consumer of `events` at most: past that the
+    /// reader stops reading the connection until the consumer catches up,
+    /// so a consumer that stops reading holds this much and no more.
+    static let bufferLimit = 1_024
+
     static func events(_ store: StoreEndpoint, http: HTTPClient, backoff: Backoff, options: Options) -> AsyncStream<StoreStreamEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(of: StoreStreamEvent.self)
-        let reader = StreamReader(store: store, http: http, options: options, emit: { continuation.yield($0) })
+        let (stream, continuation) = AsyncStream.makeStream(of: StoreStreamEvent.self, bufferingPolicy: .bufferingOldest(bufferLimit))
+        let reader = StreamReader(store: store, http: http, options: options, emit: { event in
+            // A full buffer refuses the event: wait for room (the connection
+            // is not read meanwhile, so TCP holds the store back).
+            var pending = event
+            while !Task.isCancelled, case .dropped(let refused) = continuation.yield(pending) {
+                pending = refused
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        })
         let task = Task {
             await reader.run(backoff: backoff)
             continuation.finish()
@@ -55,19 +68,14 @@ public enum StoreStream {
     /// The same stream, handled in the caller's task: it ends when that task
     /// is cancelled, and only once its connection is closed, so whoever
     /// awaits the task knows nothing of it is left running.
+    ///
+    /// Each event is handled before the next is read from the connection:
+    /// nothing is buffered here, and a handler that falls behind slows the
+    /// store's sending (TCP backpressure) instead of growing this process.
     public static func run(_ store: StoreEndpoint, http: HTTPClient = ClientHTTP.shared, backoff: Backoff = .init(),
                            handle: @escaping @Sendable (StoreStreamEvent) async -> Void) async {
-        let (stream, continuation) = AsyncStream.makeStream(of: StoreStreamEvent.self)
-        let reader = StreamReader(store: store, http: http, options: Options(), emit: { continuation.yield($0) })
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await reader.run(backoff: backoff)
-                continuation.finish()
-            }
-            group.addTask {
-                for await event in stream { await handle(event) }
-            }
-        }
+        let reader = StreamReader(store: store, http: http, options: Options(), emit: handle)
+        await reader.run(backoff: backoff)
     }
 }
 
@@ -85,11 +93,11 @@ final class StreamReader: Sendable {
     let store: StoreEndpoint
     let http: HTTPClient
     let options: StoreStream.Options
-    let emit: @Sendable (StoreStreamEvent) -> Void
+    let emit: @Sendable (StoreStreamEvent) async -> Void
     let cursor: Mutex<Cursor>
     let what: String
 
-    init(store: StoreEndpoint, http: HTTPClient, options: StoreStream.Options, emit: @escaping @Sendable (StoreStreamEvent) -> Void) {
+    init(store: StoreEndpoint, http: HTTPClient, options: StoreStream.Options, emit: @escaping @Sendable (StoreStreamEvent) async -> Void) {
         self.store = store
         self.http = http
         self.options = options
@@ -111,7 +119,7 @@ final class StreamReader: Sendable {
             let (connectedAt, delivered) = cursor.withLock { ($0.connectedAt, $0.delivered) }
             if connectedAt != nil { reported = nil }
             if reported?.name != error.name || reported?.status != error.status {
-                emit(.disconnected(error))
+                await emit(.disconnected(error))
                 reported = error
             }
             let delay: Duration
@@ -170,12 +178,12 @@ final class StreamReader: Sendable {
             }
         }
 
-        connected(resumed: lastEventID != nil)
+        await connected(resumed: lastEventID != nil)
         var parser = SSEParser()
         do {
             for try await buffer in response.body {
                 watch.touch()
-                for event in try parser.feed(buffer.readableBytesView) { handle(event) }
+                for event in try parser.feed(buffer.readableBytesView) { await handle(event) }
             }
         } catch let error as SSEParser.LineTooLong {
             return TeaBagError("ProtocolError:BadAnswer", "\(what): \(error)")
@@ -208,12 +216,12 @@ final class StreamReader: Sendable {
                 return StoreAPI.badAnswer(what, "{reg_id, stream: [...]}", reply.json)
             }
             if !isConnected {
-                connected(resumed: sentRegID != nil)
+                await connected(resumed: sentRegID != nil)
                 isConnected = true
             }
-            if reply.json["resync"] == true, sentRegID != nil { deliver(.resync) }
+            if reply.json["resync"] == true, sentRegID != nil { await deliver(.resync) }
             cursor.withLock { $0.regID = regID }
-            for item in items { deliver(item) }
+            for item in items { await deliver(item) }
         }
         return ClientHTTP.transportError(what, CancellationError())
     }
@@ -224,34 +232,34 @@ final class StreamReader: Sendable {
         return request
     }
 
-    private func connected(resumed: Bool) {
+    private func connected(resumed: Bool) async {
         cursor.withLock { $0.connectedAt = .now }
-        emit(.connected(resumed: resumed))
+        await emit(.connected(resumed: resumed))
     }
 
-    private func handle(_ event: SSEParser.Event) {
+    private func handle(_ event: SSEParser.Event) async {
         if let id = event.id { cursor.withLock { $0.lastEventID = id.isEmpty ? nil : id } }
         switch event.event {
-        case "resync": deliver(.resync)
-        case nil, "message": if let data = event.data { deliver((try? JSON.parse(Array(data.utf8), maxDepth: ClientHTTP.maxAnswerDepth)) ?? .null) }
+        case "resync": await deliver(.resync)
+        case nil, "message": if let data = event.data { await deliver((try? JSON.parse(Array(data.utf8), maxDepth: ClientHTTP.maxAnswerDepth)) ?? .null) }
         default: break  // an event type of a later protocol
         }
     }
 
     /// `{type, path, op}`. One we cannot read is not skipped silently: a
     /// `.resync` makes the consumer refetch, which reports the problem if it persists.
-    private func deliver(_ item: JSON) {
+    private func deliver(_ item: JSON) async {
         guard let type = item["type"]?.stringValue, let path = item["path"]?.stringValue, let opJSON = item["op"],
               let key = try? PathKey(type: type, path: path), let op = try? Op(json: opJSON) else {
-            deliver(.resync)
+            await deliver(.resync)
             return
         }
-        deliver(.op(key, op))
+        await deliver(.op(key, op))
     }
 
-    private func deliver(_ event: StoreStreamEvent) {
+    private func deliver(_ event: StoreStreamEvent) async {
         cursor.withLock { $0.delivered = true }
-        emit(event)
+        await emit(event)
     }
 }
 

@@ -61,7 +61,9 @@ final class Workload: Sendable {
                 mark = .token(token)
             } else {
                 let bit = counterOps % Self.bitsPerCounterPath
-                target = PathRef(type: "counter", path: "/counter/a\(index)/\(counterOps / Self.bitsPerCounterPath)")
+                // The tag in the path: a second workload of one history (a scenario
+                // that writes again after its fault) never reuses a bit.
+                target = PathRef(type: "counter", path: "/counter/\(tag)/a\(index)/\(counterOps / Self.bitsPerCounterPath)")
                 payload = .number(Double(UInt64(1) << UInt64(bit)))
                 mark = .bit(bit)
                 counterOps += 1
