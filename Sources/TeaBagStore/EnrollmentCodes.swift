@@ -2,8 +2,9 @@
 /// valid two minutes, single use (ext), HMAC-SHA256 under the store key.
 ///
 /// Two codes asked for one user in the same millisecond must differ (each
-/// is single use): the second gets an expiry one millisecond earlier, the
-/// third two, and so on (issue 14 §8).
+/// is single use): the first is as above, the k-th after it carries `k.`
+/// before its HMAC, which covers k too (issue 14 §8). Codes are opaque to
+/// clients and to the table, which hands them back as given.
 import Crypto
 import Synchronization
 import TeaBagCore
@@ -25,8 +26,9 @@ final class EnrollmentCodes: Sendable {
             made[user] = (now, count)
             return count
         }
-        let expiry = now + Self.lifetimeMs - min(earlier, Self.lifetimeMs / 2)
-        return ("\(now)_\(expiry)_\(mac(user: user, created: now, expiry: expiry))", expiry)
+        let expiry = now + Self.lifetimeMs
+        let tag = earlier == 0 ? mac(user: user, created: now, expiry: expiry) : "\(earlier).\(mac(user: user, created: now, expiry: expiry, nth: earlier))"
+        return ("\(now)_\(expiry)_\(tag)", expiry)
     }
 
     /// The code's expiry when it is one of ours, for this user, and not expired.
@@ -34,10 +36,16 @@ final class EnrollmentCodes: Sendable {
         let parts = code.split(separator: "_", omittingEmptySubsequences: false)
         guard parts.count == 3, let created = Int64(parts[0]), let expiry = Int64(parts[1]),
               created <= now, now <= expiry, expiry - created <= Self.lifetimeMs else { return nil }
+        let tag = parts[2].split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        if tag.count == 2 {
+            guard let nth = Int64(tag[0]), nth > 0 else { return nil }
+            return ConstantTime.equals(mac(user: user, created: created, expiry: expiry, nth: nth), String(tag[1])) ? expiry : nil
+        }
         return ConstantTime.equals(mac(user: user, created: created, expiry: expiry), String(parts[2])) ? expiry : nil
     }
 
-    private func mac(user: Int64, created: Int64, expiry: Int64) -> String {
-        Digest.hex(HMAC<SHA256>.authenticationCode(for: Array("\(user)_\(created)_\(expiry)".utf8), using: SymmetricKey(data: keyBytes)))
+    private func mac(user: Int64, created: Int64, expiry: Int64, nth: Int64 = 0) -> String {
+        let input = nth == 0 ? "\(user)_\(created)_\(expiry)" : "\(user)_\(created)_\(expiry)_\(nth)"
+        return Digest.hex(HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: keyBytes)))
     }
 }

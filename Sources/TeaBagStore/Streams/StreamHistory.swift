@@ -19,15 +19,8 @@ enum StreamHistory {
                 """, arguments: [user, after, pageSize])
             var frames: [StreamFrame] = []
             while let row = try rows.next() {
-                let op = try OpRow.op(OpRow.Columns(row: row, from: 3))
-                var text: [UInt8] = []
-                text.append(contentsOf: #"{"op":"#.utf8)
-                op.json.write(to: &text)
-                text.append(contentsOf: #","path":"#.utf8)
-                JSON.writeString(row[2], to: &text)
-                text.append(contentsOf: #","type":"#.utf8)
-                JSON.writeString(row[1], to: &text)
-                text.append(UInt8(ascii: "}"))
+                let columns = OpRow.Columns(row: row, from: 3)
+                let text = OpText.entry(try OpRow.op(columns), columns: columns, type: row[1], path: row[2])
                 frames.append(StreamFrame(id: row[0], user: user, entryText: text))
             }
             return frames
