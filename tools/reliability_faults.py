@@ -24,6 +24,7 @@ ORDER = [
     "disk-full",
     "corrupt-database",
     "store-restored-from-backup",
+    "store-restored-late-reconnect",
     "plugin-crash",
     "plugin-slow-fold",
 ]

@@ -8,6 +8,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "teabag-bench",
         abstract: "TeaBag benchmarks; each writes docs/benchmarks/<name>.md.",
-        subcommands: [FoldBench.self, TableBench.self, StoreBench.self, ClientBench.self, AgentBench.self]
+        subcommands: [FoldBench.self, TableBench.self, StoreBench.self, ClientBench.self, AgentBench.self, MemoryBench.self]
     )
 }

@@ -55,9 +55,13 @@ public struct ObservedRequests<Context: RequestContext>: RouterMiddleware {
 public struct ServerContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// The request's connection: a streamed response closes it to cut off
+    /// a client that stopped reading (its writer would wait forever).
+    public let channel: any Channel
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
     }
     /// Bodies are read through `Request.jsonBody`, which applies the configured limit.
     public var maxUploadSize: Int { 64 << 20 }

@@ -76,7 +76,7 @@ struct StoreRoutes: Sendable {
         router.get("/user/:user_id/oplog/stream") { request, context in
             let user = try await authorize(request, context)
             if request.headers[.accept]?.contains("text/event-stream") == true {
-                return sse(user: user.id, lastEventID: request.headers[.lastEventID].flatMap { Int64($0) })
+                return sse(user: user.id, lastEventID: request.headers[.lastEventID].flatMap { Int64($0) }, channel: context.channel)
             }
             let regID = request.uri.queryParameters["reg_id"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
             let answer = await hub.poll(user: user.id, regID: regID, delay: longPollDelay)
@@ -89,16 +89,18 @@ struct StoreRoutes: Sendable {
     /// Server-Sent Events: history after Last-Event-ID (or one resync), then
     /// live ops — for a request the event-loop path did not take (a token
     /// seen for the first time). The same hub and frames, through a task.
-    func sse(user: Int64, lastEventID: Int64?) -> Response {
+    func sse(user: Int64, lastEventID: Int64?, channel: any Channel) -> Response {
         let (buffers, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(StreamListener.resumeBacklog))
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let listener = hub.subscribe(user: user, lastEventID: lastEventID, loop: loop, sink: AsyncStreamSink(continuation))
+        let sink = AsyncStreamSink(continuation, channel: channel)
+        let listener = hub.subscribe(user: user, lastEventID: lastEventID, loop: loop, sink: sink)
         let hub = self.hub
         continuation.onTermination = { _ in hub.remove(listener) }
         return Response(status: .ok, headers: StoreFastRoutes.streamHeaders, body: ResponseBody { writer in
             // Ends on graceful shutdown, so that an open stream does not hold the exit (SPEC §6: within 5 s).
             for await buffer in buffers.cancelOnGracefulShutdown() {
                 try await writer.write(buffer)
+                sink.written(buffer)
             }
             try await writer.finish(nil)
         })
