@@ -42,6 +42,8 @@ public final class StoreService: Sendable {
         users.withLock { $0[id] = nil }
     }
 
+    static let maxCachedUsers = 100_000
+
     /// The user when already in memory (the event-loop path must not read the database).
     func cachedUser(_ id: Int64) -> StoreUser? { users.withLock { $0[id] } }
 
@@ -50,7 +52,11 @@ public final class StoreService: Sendable {
         guard let user = try pool.read({ db in try StoreUser.fetch(db, id: id) }) else {
             throw APIError.notFound("UserError:UserNotFound", "no user \(id) on this store (the store admin creates it: PUT /admin/user/\(id))")
         }
-        users.withLock { $0[id] = user }
+        users.withLock { users in
+            // Bounded: users come and go, the cache starts again past it (issue 14 §4).
+            if users.count >= Self.maxCachedUsers { users.removeAll(keepingCapacity: true) }
+            users[id] = user
+        }
         return user
     }
 

@@ -120,7 +120,10 @@ final class TestStore: Sendable {
                               logger: Logger(label: "store", factory: { _ in SwiftLogNoOpLogHandler() }))
         let running = InProcessServices([app], logger: Logger(label: "store", factory: { _ in SwiftLogNoOpLogHandler() }))
         services.withLock { $0 = running }
-        _ = try await eventually(10) { address.url != nil }
+        guard try await eventually(30, { address.url != nil }) else {
+            await running.stop()
+            throw TestFailure("the stand-in store did not start listening within 30 s")
+        }
     }
 
     func userURL(_ user: Int) -> String { "\(address.url!)/user/\(user)/" }
