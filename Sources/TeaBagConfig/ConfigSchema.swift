@@ -36,6 +36,7 @@ public enum ConfigSchema {
         .init("table.key", .string, environment: ["TEABAG_TABLE_KEY"]),
         .init("table.database", .string, environment: ["TEABAG_TABLE_DATABASE"]),
         .init("table.database_connections", .int),
+        .init("table.database_timeout", .duration),
         .init("table.url", .string, environment: ["TEABAG_TABLE_URL"]),
         .init("table.body_limit", .int),
         .init("table.master_hash_rounds", .int),

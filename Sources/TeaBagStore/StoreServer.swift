@@ -31,7 +31,8 @@ public struct StoreServer: Sendable {
         try configuration.validate()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let (key, generatedKeyPath) = try KeyFile.resolve(configured: configuration.key, directory: configuration.dataDirectory, name: "store.key")
-        let pool = try ServerDatabase.open(path: (configuration.dataDirectory as NSString).appendingPathComponent("store.sqlite"),
+        let databasePath = (configuration.dataDirectory as NSString).appendingPathComponent("store.sqlite")
+        let pool = try ServerDatabase.open(path: databasePath,
                                            durability: configuration.durability, migrator: StoreSchema.migrator)
         let metrics = ServerMetrics(role: "store")
         let counters = StoreCounters(metrics)
@@ -42,7 +43,7 @@ public struct StoreServer: Sendable {
             throw ConfigError(origin: "", key: "", problem: error.message)
         }
         let gate = FoldGate()
-        let store = try WriterStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("store.sqlite"),
+        let store = try WriterStore(path: databasePath,
                                     durability: configuration.durability, plugins: plugins, gate: gate, logger: logger, nowMs: clock())
         let hub = StreamHub(reader: pool, ids: store.ids)
         let writer = StoreWriter(store: store, logger: logger,
@@ -78,10 +79,14 @@ public struct StoreServer: Sendable {
                 counters.registrations.set(Double(hub.registrationCount))
             },
             // The writer never checkpoints (wal_autocheckpoint = 0): the WAL
-            // is copied back here, off its critical path; PASSIVE never
-            // waits for the writer or for readers.
+            // is copied back here, off its critical path. PASSIVE never
+            // waits for the writer, but under continuous writes it never
+            // catches up with it either, and the WAL would grow without
+            // end; past `WALCheckpoint.restartBytes` a RESTART waits for the
+            // writer's current group, copies the rest, and lets the next
+            // group start the WAL again (truncated to 8 MiB).
             PeriodicTask(every: .milliseconds(250)) {
-                do { _ = try pool.writeWithoutTransaction { try $0.checkpoint(.passive) } } catch {
+                do { try WALCheckpoint.run(pool, walPath: databasePath + "-wal") } catch {
                     logger.warning("WAL checkpoint failed: \(error)")
                 }
             },

@@ -8,6 +8,7 @@
 ///   (one table process); `postgresql://user[:password]@host[:port]/database[?sslmode=…]`, in that PostgreSQL
 ///   database, which any number of table processes may share.
 /// - `table.database_connections` (int, default 10): the most connections one table process opens to PostgreSQL.
+/// - `table.database_timeout` (duration, default 5s): how long a request waits for PostgreSQL before 503.
 /// - `table.key` (string; `TEABAG_TABLE_KEY`): admin key and token-signing key, at least 16 characters;
 ///   generated into `<data>/table.key` (mode 0600) when unset.
 /// - `table.url` (string; `TEABAG_TABLE_URL`): the public base sent to stores (`http(s)://…/`);
@@ -36,6 +37,8 @@ public struct TableConfiguration: Sendable {
     /// `postgresql://…`, or nil for the SQLite file in the data directory.
     public var database: String?
     public var databaseConnections = 10
+    /// How long a request waits for PostgreSQL before it is answered 503 `ServerError:DatabaseUnavailable`.
+    public var databaseTimeoutMs = 5_000
     public var publicURL: String?
     public var bodyLimit = 1 << 20
     public var masterHashRounds = 100_000
@@ -55,6 +58,7 @@ public struct TableConfiguration: Sendable {
         key = table.string(forKey: "key", isSecret: true)
         database = table.string(forKey: "database", isSecret: true)
         databaseConnections = table.int(forKey: "database_connections", default: databaseConnections)
+        databaseTimeoutMs = table.milliseconds(forKey: "database_timeout", default: databaseTimeoutMs)
         publicURL = table.string(forKey: "url")
         bodyLimit = table.int(forKey: "body_limit", default: bodyLimit)
         masterHashRounds = table.int(forKey: "master_hash_rounds", default: masterHashRounds)
@@ -72,6 +76,7 @@ public struct TableConfiguration: Sendable {
         if let key, key.count < 16 { throw bad("key", "must be at least 16 characters (or unset, to generate one)") }
         if let database, case .failure(let problem) = PostgresURL.parse(database) { throw bad("database", problem.text) }
         guard (1...1000).contains(databaseConnections) else { throw bad("database_connections", "must be from 1 to 1000") }
+        guard databaseTimeoutMs >= 100 else { throw bad("database_timeout", "must be at least 100ms") }
         if let publicURL {
             guard BaseURL.isValid(publicURL) else {
                 throw bad("url", "must be an http(s) URL ending with / and without a query, e.g. https://table.example.com/")

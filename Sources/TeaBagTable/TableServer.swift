@@ -84,7 +84,8 @@ public struct TableServer: Sendable {
         }
         let url = try PostgresURL.parse(text).get()
         logger.info("table state in PostgreSQL at \(url.redacted)")
-        let storage = PostgresTableStorage(url: url, connections: configuration.databaseConnections, logger: logger)
+        let storage = PostgresTableStorage(url: url, connections: configuration.databaseConnections, logger: logger,
+                                           patience: .milliseconds(configuration.databaseTimeoutMs))
         return (storage, [storage])
     }
 }

@@ -13,7 +13,7 @@ import TeaBagTestSupport
         let storage = InMemoryClientStorage()
         let first = try await startClient(user, storage: storage, pruneMinOps: 2)
         try await first.push("main", "counter", "/r", 1)
-        #expect(try await eventually(10) { await first.isQuiet() })
+        #expect(try await eventually(30) { await first.isQuiet() })
         await first.close()
         let backup = try #require(try storage.loadNode())
 

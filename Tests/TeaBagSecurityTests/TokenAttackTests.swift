@@ -40,11 +40,12 @@ struct TokenAttackTests {
         defer { Task { await d.stop() } }
         let tally = AttackTally(.tokens, test: "store tokens")
         // Tokens that were good once: an expired session's and a revoked session's.
-        let shortSession = try await Enrollment.session(tableURL: d.table.url, timeout: 1_000)
+        let shortSession = try await Enrollment.session(tableURL: d.table.url, timeout: 4_000)
         let expired = try await Enrollment.storeToken(tableURL: d.table.url, session: shortSession, storeUserURL: d.storeUserURL)
         let (revokedSession, revoked) = try await d.user.newToken()
         #expect(try await HTTP.request(.DELETE, d.table.url + "user/1/session/\(revokedSession)").isOK)
-        try await Task.sleep(for: .milliseconds(1_300))
+        // Past the short session's 4 s (long enough to fetch its store token on a loaded machine).
+        try await Task.sleep(for: .milliseconds(4_300))
 
         var refusedTokens = Self.forgeries(of: d.user.token).map { ($0.0, $0.1, 403) }
         refusedTokens += [
@@ -95,10 +96,11 @@ struct TokenAttackTests {
         let table = d.table.url
         try await Enrollment.createUser(tableURL: table, user: 2, master: "two")
         let otherUsers = try await Enrollment.session(tableURL: table, user: 2, master: "two")
-        let expired = try await Enrollment.session(tableURL: table, timeout: 1_000)
+        let expired = try await Enrollment.session(tableURL: table, timeout: 4_000)
         let revoked = try await Enrollment.session(tableURL: table)
         #expect(try await HTTP.request(.DELETE, table + "user/1/session/\(revoked)").isOK)
-        try await Task.sleep(for: .milliseconds(1_300))
+        // Past the short session's 4 s (long enough to fetch its store token on a loaded machine).
+        try await Task.sleep(for: .milliseconds(4_300))
 
         var tokens = Self.forgeries(of: d.user.session)
         tokens += [("expired session", expired), ("revoked session", revoked), ("user 2's session", otherUsers),

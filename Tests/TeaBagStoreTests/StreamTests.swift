@@ -160,7 +160,7 @@ struct SSETests {
                    ("counter", "/e", valueOp(40, "e3", 5))]
         for (type, path, op) in ops { #expect(try await c.push(type, path, op).isAccepted) }
         #expect(try await c.push("counter", "/e", payloadOp(30, "e1", 1)).isNoop)
-        let events = try await sse.next(3)
+        let events = try await sse.next(3, within: 20)
         let ids = events.compactMap { $0.id.flatMap { Int64($0) } }
         #expect(ids.count == 3)
         #expect(ids == [ids[0], ids[0] + 1, ids[0] + 2])
@@ -173,7 +173,7 @@ struct SSETests {
         // A batch streams its ops in order too.
         _ = try await c.batch([["type": "note", "path": "/b", "op": payloadOp(2, "b2", 2)],
                                ["type": "note", "path": "/b", "op": payloadOp(1, "b1", 1)]])
-        let more = try await sse.next(2)
+        let more = try await sse.next(2, within: 20)
         #expect(more.map(\.id) == [String(ids[2] + 1), String(ids[2] + 2)])
         #expect(try more.map { try JSON.parse(try #require($0.data)) }
                 == [streamed("note", "/b", payloadOp(2, "b2", 2)), streamed("note", "/b", payloadOp(1, "b1", 1))])

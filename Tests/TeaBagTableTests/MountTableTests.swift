@@ -96,7 +96,8 @@ struct MountTableTests {
         #expect(hung.status == 502)
         #expect(hung.errorName == "TableError:StoreUnreachable")
         #expect(hung.json?["error"]?["message"]?.stringValue?.contains("timed out") == true)
-        #expect(Date().timeIntervalSince(started) < 5)
+        // Loose, for a loaded machine: the confirm timeout, not the whole test, bounds it.
+        #expect(Date().timeIntervalSince(started) < 15)
 
         let closed = try await HTTP.request(.POST, t.url + "user/1/table/main/store?master=secret",
                                             json: ["store_url": "http://127.0.0.1:1/user/1/", "code": "c"])

@@ -29,7 +29,7 @@ struct PostgresSchemaTests {
         let database = try #require(first.database)
         await first.stop()
         try _ = cluster.psql(database, "INSERT INTO table_schema_versions (version) VALUES (99)")
-        let t = try await TableFixture.start(.postgres, database: database, createUser: false)
+        let t = try await TableFixture.start(.postgres, database: database, createUser: false, configure: { $0.databaseTimeoutMs = 5_000 })
         defer { Task { await t.stop() } }
         let answer = try await t.admin(.PUT, "admin/user/2/master/two")
         #expect(answer.status == 503)

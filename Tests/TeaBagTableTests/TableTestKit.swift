@@ -29,6 +29,9 @@ struct TableFixture {
                                          logger: logger ?? Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
                                          configure: { [database] configuration in
                                              configuration.database = database
+                                             // The whole suite shares one PostgreSQL on 2 cores: a query may
+                                             // wait its turn for seconds; 503s are for a database that is gone.
+                                             configuration.databaseTimeoutMs = 30_000
                                              configure(&configuration)
                                          })
         let fixture = TableFixture(data: data, table: table, database: database)
