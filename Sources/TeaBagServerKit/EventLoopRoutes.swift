@@ -317,17 +317,18 @@ final class EventLoopRoutesHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     /// Graceful shutdown: a stream answered here ends now.
-    func quiesce() {
-        guard streaming else { return }
-        closeStream()
-        streaming = true
-        streamEnd()
-    }
+    func quiesce() { endStream(tellingListener: true) }
 
-    func streamEnd() {
+    func streamEnd() { endStream(tellingListener: false) }
+
+    /// Ends a stream answered here; `tellingListener` when the end is ours
+    /// (shutdown), not the listener's.
+    private func endStream(tellingListener: Bool) {
         guard let context, streaming else { return }
+        let close = onStreamClose
         streaming = false
         onStreamClose = nil
+        if tellingListener { close?() }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         responseEnded()
     }

@@ -123,7 +123,7 @@ struct StoreStreamTests {
         let backup = try temporaryDirectory("teabag-backup")
         try copyDirectory(u.store.data, to: backup)
         let lost = try await restart(u.store)
-        for op in ops[1...2] { #expect(try await StoreAPI().push(store, key, op) == .accepted(noop: false)) }
+        for op in ops[1...2] { #expect(try await pushAfterRestart(store, key, op)) }
         let seen = ["connected(resumed: false)", "op(counter /r \(ops[0].sha))", "connected(resumed: true)",
                     "op(counter /r \(ops[1].sha))", "op(counter /r \(ops[2].sha))"]
         try await events.expect(seen)
@@ -136,11 +136,7 @@ struct StoreStreamTests {
         let again = try await restart(u.store)
         defer { Task { await again.stop() } }
         try await events.expect(seen + ["connected(resumed: true)", "resync"])
-        // A pooled connection to the stopped store may fail first: retry, as a client does.
-        #expect(try await eventually(20) {
-            let answer = try? await StoreAPI().push(store, key, ops[3])
-            return answer == .accepted(noop: false) || answer == .accepted(noop: true)
-        })
+        #expect(try await pushAfterRestart(store, key, ops[3]))
         try await events.expect(seen + ["connected(resumed: true)", "resync", "op(counter /r \(ops[3].sha))"])
     }
 
@@ -229,5 +225,15 @@ func copyDirectory(_ source: String, to destination: String) throws {
     try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
     for name in try FileManager.default.contentsOfDirectory(atPath: source) {
         try FileManager.default.copyItem(atPath: source + "/" + name, toPath: destination + "/" + name)
+    }
+}
+
+/// Pushes `op` to a store just restarted on the same port: a pooled
+/// connection to the stopped one may fail first, so retry, as a client does
+/// (a retried push the store took already answers noop).
+func pushAfterRestart(_ store: StoreEndpoint, _ key: TeaBag.PathKey, _ op: Op) async throws -> Bool {
+    try await eventually(20) {
+        let answer = try? await StoreAPI().push(store, key, op)
+        return answer == .accepted(noop: false) || answer == .accepted(noop: true)
     }
 }

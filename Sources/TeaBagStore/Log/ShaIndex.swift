@@ -77,7 +77,4 @@ struct ShaIndex: Sendable {
         count = 0
         for slot in old where slot != .empty { insert(slot) }
     }
-
-    /// Bytes held, for the memory gauge.
-    var footprint: Int { slots.count * MemoryLayout<Fingerprint>.stride }
 }

@@ -8,20 +8,17 @@ struct StreamFrame: Sendable {
     /// `id: N\ndata: {"op":…,"path":…,"type":…}\n\n`; canonical JSON has no
     /// raw CR or LF, so the entry is one `data:` line.
     let sse: ByteBuffer
-    let accepted: AcceptedOp?
 
     init(_ accepted: AcceptedOp) {
         id = accepted.id
         user = accepted.user
         sse = Self.encode(id: accepted.id, entry: accepted.entryText)
-        self.accepted = accepted
     }
 
     init(id: Int64, user: Int64, entryText: [UInt8]) {
         self.id = id
         self.user = user
         sse = Self.encode(id: id, entry: entryText)
-        accepted = nil
     }
 
     private static func encode(id: Int64, entry: [UInt8]) -> ByteBuffer {

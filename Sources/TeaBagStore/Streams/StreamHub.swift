@@ -34,8 +34,6 @@ final class StreamHub: Sendable {
 
     var listenerCount: Int { users.withLock { $0.values.reduce(0) { $0 + $1.listeners.count } } }
     var registrationCount: Int { users.withLock { $0.values.reduce(0) { $0 + $1.registrations.count } } }
-    /// Users with listeners or registrations (the rest cost nothing).
-    var activeUsers: Int { users.withLock { $0.count } }
 
     func withUsers<T: Sendable>(_ body: (inout sending [Int64: UserStreams]) -> sending T) -> sending T { users.withLock(body) }
 

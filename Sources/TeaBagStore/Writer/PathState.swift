@@ -9,15 +9,13 @@ struct PathKey: Hashable, Sendable {
 
     // Bytes, not String equality: "é" and "e\u{301}" are two paths (issue 14 §6).
     static func == (a: PathKey, b: PathKey) -> Bool {
-        a.user == b.user && a.type.utf8.elementsEqual(b.type.utf8) && a.path.utf8.elementsEqual(b.path.utf8)
+        a.user == b.user && Bytewise.equal(a.type, b.type) && Bytewise.equal(a.path, b.path)
     }
 
     func hash(into hasher: inout Hasher) {
         hasher.combine(user)
-        var type = self.type
-        type.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        var path = self.path
-        path.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        Bytewise.hash(type, into: &hasher)
+        Bytewise.hash(path, into: &hasher)
     }
 }
 
@@ -68,6 +66,6 @@ final class PathState {
     func held(_ sha: String) -> Bool { held(sha, ShaIndex.fingerprint(sha)) }
 
     func held(_ sha: String, _ fingerprint: ShaIndex.Fingerprint) -> Bool {
-        sha.utf8.elementsEqual(base.sha.utf8) || shas.contains(fingerprint)
+        Bytewise.equal(sha, base.sha) || shas.contains(fingerprint)
     }
 }

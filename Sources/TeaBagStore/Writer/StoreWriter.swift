@@ -16,12 +16,11 @@ import TeaBagCore
 import TeaBagServerKit
 
 final class StoreWriter: @unchecked Sendable {
-    // Unsafe 3: `queue`, `jobs` and `state` are touched only under
+    // Unsafe 3: `queue` and `state` are touched only under
     // `condition`'s lock; `store` only on the writer thread (and in init,
     // before the thread starts). That is what @unchecked Sendable rests on.
     private let condition = NSCondition()
     private var queue: [WriteRequest] = []
-    private var jobs: [@Sendable (WriterStore) -> Void] = []
     private var state: RunState = .idle
     private let store: WriterStore
     private let logger: Logger
@@ -86,21 +85,6 @@ final class StoreWriter: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on the writer thread, between groups.
-    func perform<T: Sendable>(_ body: @escaping @Sendable (WriterStore) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            condition.lock()
-            guard state == .running || state == .idle else {
-                condition.unlock()
-                continuation.resume(throwing: Self.stopped)
-                return
-            }
-            jobs.append { store in continuation.resume(with: Result { try body(store) }) }
-            condition.signal()
-            condition.unlock()
-        }
-    }
-
     static let stopped = APIError.unavailable("StoreError:ShuttingDown", "the store is shutting down; retry on another store or later")
 
     // MARK: the thread
@@ -108,20 +92,17 @@ final class StoreWriter: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while queue.isEmpty && jobs.isEmpty && state == .running { condition.wait() }
-            if queue.isEmpty && jobs.isEmpty {
+            while queue.isEmpty && state == .running { condition.wait() }
+            if queue.isEmpty {
                 state = .stopped
                 condition.unlock()
                 break
             }
             let group = Array(queue.prefix(Self.maxGroup))
             queue.removeFirst(group.count)
-            let work = jobs
-            jobs.removeAll()
             condition.unlock()
 
-            for job in work { job(store) }
-            if !group.isEmpty { apply(group) }
+            apply(group)
         }
         finished.signal()
     }

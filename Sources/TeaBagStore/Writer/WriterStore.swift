@@ -105,7 +105,7 @@ final class WriterStore {
         case .refused(let sha, let error):
             // A refused op changes nothing, not even by creating its path.
             guard let sha else { return .refused(error) }
-            let held = try existingPathState(key)?.held(sha) ?? sha.utf8.elementsEqual(Op.emptySHA.utf8)
+            let held = try existingPathState(key)?.held(sha) ?? Bytewise.equal(sha, Op.emptySHA)
             return held ? .noop : .refused(error)
         case .merge(let admitted):
             op = admitted
@@ -331,19 +331,6 @@ final class WriterStore {
     }
 
     private static let emptyBaseText = Op.empty.json.canonicalBytes
-
-    /// Runs `body` in its own transaction (maintenance, admin writes).
-    func transaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try db.execute("BEGIN IMMEDIATE")
-        do {
-            let result = try body(db)
-            try db.execute("COMMIT")
-            return result
-        } catch {
-            try? db.execute("ROLLBACK")
-            throw error
-        }
-    }
 }
 
 /// Which reducer (library and version) a materialized value came from.
