@@ -184,6 +184,12 @@ final class Balancer: Sendable {
         if !down.withLock({ $0.contains(first) }) {
             do { return try await HTTP.request(.GET, urls[first] + path, timeout: .seconds(2)) } catch { down.withLock { _ = $0.insert(first) } }
         }
-        return try await HTTP.get(urls[1 - first] + path)
+        do {
+            return try await HTTP.get(urls[1 - first] + path)
+        } catch {
+            // The first was only slow (a loaded machine), and the other is the one killed: back to the first.
+            down.withLock { _ = $0.remove(first) }
+            return try await HTTP.get(urls[first] + path)
+        }
     }
 }
