@@ -2,6 +2,7 @@
 /// loopback port.
 import Foundation
 import Hummingbird
+import NIOCore
 import TeaBag
 import TeaBagCore
 import TeaBagPlugins
@@ -33,11 +34,11 @@ struct AgentRoutes {
                 return Response.json(["value": value.value, "sha": .string(value.sha)])
             }
         }
-        router.get("/v1/watch") { request, _ in
+        router.get("/v1/watch") { request, context in
             let query = request.uri.queryParameters
             func parameter(_ name: String) -> String? { query[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
             let updates = await client.updates(parameter("channel"), type: parameter("type"), path: parameter("path"))
-            return watch(updates)
+            return watch(updates, channel: context.channel)
         }
         router.get("/v1/status") { _, _ in
             var status = await client.status().json.objectValue ?? [:]
@@ -67,7 +68,7 @@ struct AgentRoutes {
     }
 
     /// One SSE event per value change: `{channel, type, path, value, sha}`.
-    private func watch(_ updates: AsyncStream<ValueUpdate>) -> Response {
-        EventStreamResponse.make(opening: ": teabag agent\n\n", source: { updates }, frame: { "data: \($0.json.canonicalString)\n\n" })
+    private func watch(_ updates: AsyncStream<ValueUpdate>, channel: any Channel) -> Response {
+        EventStreamResponse.make(opening: ": teabag agent\n\n", channel: channel, source: { updates }, frame: { "data: \($0.json.canonicalString)\n\n" })
     }
 }

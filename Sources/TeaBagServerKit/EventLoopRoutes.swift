@@ -122,7 +122,7 @@ final class EventLoopRoutesHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     /// Bytes a streamed response may have waiting for a client that does not read.
-    static let maxUnreadBytes = 8 << 20
+    static let maxUnreadBytes = BoundedByteStream.defaultMaxPending
     /// Pipelined request bytes held while an earlier request is answered.
     static let maxQueuedBytes = 1 << 20
 

@@ -90,17 +90,16 @@ struct StoreRoutes: Sendable {
     /// live ops — for a request the event-loop path did not take (a token
     /// seen for the first time). The same hub and frames, through a task.
     func sse(user: Int64, lastEventID: Int64?, channel: any Channel) -> Response {
-        let (buffers, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(StreamListener.resumeBacklog))
+        let stream = BoundedByteStream(channel: channel)
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let sink = AsyncStreamSink(continuation, channel: channel)
-        let listener = hub.subscribe(user: user, lastEventID: lastEventID, loop: loop, sink: sink)
+        let listener = hub.subscribe(user: user, lastEventID: lastEventID, loop: loop, sink: AsyncStreamSink(stream))
         let hub = self.hub
-        continuation.onTermination = { _ in hub.remove(listener) }
+        stream.onTermination { hub.remove(listener) }
         return Response(status: .ok, headers: StoreFastRoutes.streamHeaders, body: ResponseBody { writer in
             // Ends on graceful shutdown, so that an open stream does not hold the exit (SPEC §6: within 5 s).
-            for await buffer in buffers.cancelOnGracefulShutdown() {
+            for await buffer in stream.buffers.cancelOnGracefulShutdown() {
                 try await writer.write(buffer)
-                sink.written(buffer)
+                stream.written(buffer)
             }
             try await writer.finish(nil)
         })

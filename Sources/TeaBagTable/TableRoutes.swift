@@ -62,6 +62,7 @@ struct TableRoutes: Sendable {
                 throw APIError.badRequest("TableError:InvalidPostBody", "the body must be {\"store_url\": \"http://…/user/N/\", \"code\": \"…\"}")
             }
             let url = try StoreEnroller.validate(storeURL: storeURL)
+            try await service.checkChannelSpelling(user: user, channel: channel)
             let storeID = Digest.sha256Hex(Array(url.utf8))
             try await enroller.confirm(storeURL: url, code: code, tableURL: "\(publicURL())user/\(user)/", storeID: storeID)
             let record = StoreRecord(channel: channel, storeID: storeID, url: url, code: code, created: service.clock())

@@ -233,7 +233,7 @@ public final class TableService: Sendable {
     }
 
     public func channel(user: Int64, name: String, session: SessionToken?) async throws -> JSON {
-        let records = try await storage.stores(user: user).filter { $0.channel == name }
+        let records = try await storage.stores(user: user).filter { Bytewise.equal($0.channel, name) }
         guard !records.isEmpty else { throw APIError.notFound("TableError:UnknownChannel", "user \(user) has no channel \(name)") }
         return .object(Dictionary(uniqueKeysWithValues: records.map { ($0.storeID, storeJSON($0, session: session)) }))
     }
@@ -243,6 +243,21 @@ public final class TableService: Sendable {
                                       "created_time": .number(Double(record.created))]
         if let session { object["store_token"] = .string(session.storeToken(storeID: record.storeID).text) }
         return .object(object)
+    }
+
+    /// Refuses a channel name that Swift's `String` would take for one the
+    /// user has, spelled with other code points ("\u{E4}" and "a\u{308}"):
+    /// the storage keeps them apart (they are bytes to it and to other
+    /// parties), but a mount table is a JSON object, whose keys this server
+    /// and the Swift library compare by canonical equivalence — the two
+    /// channels would merge into one in every answer. Checked before the
+    /// store is asked to confirm, so a refusal changes nothing.
+    public func checkChannelSpelling(user: Int64, channel: String) async throws {
+        let clash = try await storage.stores(user: user).first { $0.channel == channel && !Bytewise.equal($0.channel, channel) }
+        if let clash {
+            throw APIError(.conflict, "TableError:ChannelSpelling",
+                           "the user has the channel \"\(clash.channel)\", which is this name with other Unicode code points; mount the store under that exact spelling")
+        }
     }
 
     func record(user: Int64, store: StoreRecord) async throws {

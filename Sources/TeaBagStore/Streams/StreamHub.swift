@@ -23,7 +23,8 @@ final class StreamHub: Sendable {
 
     struct UserStreams {
         var listeners: [UInt64: StreamListener] = [:]
-        var registrations: [String: PollRegistration] = [:]
+        /// Keyed by the id's bytes: a reg_id spelled otherwise is another registration.
+        var registrations: [ByteKey: PollRegistration] = [:]
         var isEmpty: Bool { listeners.isEmpty && registrations.isEmpty }
     }
 
