@@ -103,6 +103,7 @@ final class StoreWriter: @unchecked Sendable {
             condition.unlock()
 
             apply(group)
+            store.restartWALIfLarge()
         }
         finished.signal()
     }
