@@ -23,7 +23,7 @@ public struct TeaBagError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The kind before the colon (`StoreError`, `SessionError`, …).
     public var kind: Substring { name.split(separator: ":", maxSplits: 1).first ?? Substring(name) }
 
-    /// A refusal that depends on the request alone (SPEC §3): retrying it
+    /// A refusal that depends on the request alone (docs/sync.md#oplog-rules): retrying it
     /// can never succeed.
     public var isRefusedForGood: Bool {
         guard let status else { return false }

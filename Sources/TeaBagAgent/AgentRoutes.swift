@@ -1,4 +1,4 @@
-/// The agent's local API (SPEC §7), over its Unix socket and optional
+/// The agent's local API (docs/protocol.md#agent-local-api), over its Unix socket and optional
 /// loopback port.
 import Foundation
 import Hummingbird

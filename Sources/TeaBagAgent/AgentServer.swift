@@ -110,7 +110,7 @@ struct ClientService: Service {
     }
 }
 
-/// The agent's own series on /metrics (SPEC issue 6): outbox depth per
+/// The agent's own series on /metrics (issue 6): outbox depth per
 /// store, stream connections, refused writes, prunes.
 enum AgentGauges {
     static func update(_ metrics: ServerMetrics, client: TeaBagClient) async {

@@ -42,7 +42,7 @@ struct BenchDeployment {
     }
 }
 
-/// The servers of an in-process deployment and the enrollment of SPEC §2.4
+/// The servers of an in-process deployment and the enrollment of docs/protocol.md#enrollment
 /// for user 1 (master `secret`) under channel `main`.
 enum BenchServers {
     static let tableKey = "bench-table-key-0123456789"

@@ -1,4 +1,4 @@
-/// `teabag admin …`: the enrollment steps of SPEC §2.4 as commands, so a
+/// `teabag admin …`: the enrollment steps of docs/protocol.md#enrollment as commands, so a
 /// deployment never needs curl.
 import ArgumentParser
 import AsyncHTTPClient

@@ -1,4 +1,4 @@
-/// `teabag dev`: the embedded default (SPEC §6) — a table, two stores and
+/// `teabag dev`: the embedded default (docs/cli.md) — a table, two stores and
 /// an agent in one process on loopback, user 1 enrolled into channel `main`
 /// on both stores, the shipped reducers loaded. A second run on the same
 /// data directory resumes with the same ports, secrets and data.
@@ -107,7 +107,7 @@ struct DevBootstrap: Service {
         }
     }
 
-    /// SPEC §2.4 for user 1 and channel `main` on both stores.
+    /// docs/protocol.md#enrollment for user 1 and channel `main` on both stores.
     private func enroll() async throws {
         try await AdminHTTP.expectOK(.PUT, state.tableURL + "admin/user/1/master/\(AdminHTTP.segment(state.master))", basic: ("admin", state.tableKey))
         for storeURL in state.storeURLs {

@@ -1,4 +1,4 @@
-/// The protocol's error (SPEC §2.1): `{"error":{"name":"Kind:Reason","message":"..."}}`
+/// The protocol's error (docs/protocol.md#common-rules): `{"error":{"name":"Kind:Reason","message":"..."}}`
 /// with a fitting status. Every refusal a server sends is one of these.
 import Hummingbird
 import TeaBagCore

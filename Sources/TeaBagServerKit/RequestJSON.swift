@@ -1,4 +1,4 @@
-/// Reading a JSON request body under the limits of SPEC §2.1: over the
+/// Reading a JSON request body under the limits of docs/protocol.md#common-rules: over the
 /// size limit is 413 before any parsing (Content-Length is checked first,
 /// then the bytes as they stream in), a wrong content type is 415, and JSON
 /// nested deeper than 64 is 400.

@@ -1,4 +1,4 @@
-/// The store's HTTP routes (SPEC §2.3), each a thin adapter over `StoreService`.
+/// The store's HTTP routes (docs/protocol.md#store), each a thin adapter over `StoreService`.
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -97,7 +97,7 @@ struct StoreRoutes: Sendable {
         let hub = self.hub
         continuation.onTermination = { _ in hub.remove(listener) }
         return Response(status: .ok, headers: StoreFastRoutes.streamHeaders, body: ResponseBody { writer in
-            // Ends on graceful shutdown, so that an open stream does not hold the exit (SPEC §6: within 5 s).
+            // Ends on graceful shutdown, so that an open stream does not hold the exit (docs/cli.md: within 5 s).
             for await buffer in buffers.cancelOnGracefulShutdown() {
                 try await writer.write(buffer)
                 sink.written(buffer)

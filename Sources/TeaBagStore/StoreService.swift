@@ -1,5 +1,5 @@
 /// The store's logic, apart from HTTP: users and enrollment, the checks an
-/// op passes before it reaches the writer (SPEC §2.3), and reads.
+/// op passes before it reaches the writer (docs/protocol.md#store), and reads.
 import Foundation
 import GRDB
 import Logging
@@ -114,7 +114,7 @@ public final class StoreService: Sendable {
         return (type, normalized)
     }
 
-    /// Every op-local check of an op (SPEC §2.3). A refusal still goes to
+    /// Every op-local check of an op (docs/protocol.md#store). A refusal still goes to
     /// the writer, which answers noop instead when the path already holds
     /// the op's sha ("already held" comes first), seeing the ops before it
     /// in the same batch.

@@ -1,4 +1,4 @@
-/// Store tokens (SPEC §2.3): on first sight the store asks the user's table
+/// Store tokens (docs/protocol.md#store): on first sight the store asks the user's table
 /// and caches a yes for the token's timeout, sliding like the session.
 /// Concurrent checks of one token share one request; a table that is down
 /// fails new tokens with 503 while cached ones keep working.

@@ -1,4 +1,4 @@
-/// Enrollment (SPEC §2.4 step 3): the table asks the store to confirm the
+/// Enrollment (docs/protocol.md#enrollment step 3): the table asks the store to confirm the
 /// code with `POST {store_url}confirm` and records the store only on its ok.
 import AsyncHTTPClient
 import Hummingbird

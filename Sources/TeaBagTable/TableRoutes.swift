@@ -1,4 +1,4 @@
-/// The table's HTTP routes (SPEC §2.2), each a thin adapter over `TableService`.
+/// The table's HTTP routes (docs/protocol.md#table), each a thin adapter over `TableService`.
 import Crypto
 import Hummingbird
 import TeaBagCore

@@ -1,5 +1,5 @@
-/// A user enrolled the way SPEC §2.4 does it, against a real table and real
-/// stores, and a small client of a store's user routes (§2.3).
+/// A user enrolled the way docs/protocol.md#enrollment does it, against a real table and real
+/// stores, and a small client of a store's user routes (docs/protocol.md#store).
 import Foundation
 import Logging
 import NIOCore
@@ -13,7 +13,7 @@ public struct TestFailure: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The steps of §2.4, over HTTP, on whatever table and store URLs are given
+/// The steps of docs/protocol.md#enrollment, over HTTP, on whatever table and store URLs are given
 /// (in-process servers or `teabag` processes alike).
 public enum Enrollment {
     /// Step 1: `PUT /admin/user/:user/master/:master` on the table.
@@ -66,12 +66,12 @@ public enum Enrollment {
         return token
     }
 
-    /// `store_id`: the hex SHA-256 of the store URL (§2.2).
+    /// `store_id`: the hex SHA-256 of the store URL (docs/protocol.md#table).
     public static func storeID(_ storeUserURL: String) -> String { Digest.sha256Hex(Array(storeUserURL.utf8)) }
 }
 
 /// A real table and `count` real stores, user 1 (master `secret`) enrolled on
-/// every store under channel `main` through the steps of §2.4, a session,
+/// every store under channel `main` through the steps of docs/protocol.md#enrollment, a session,
 /// and each store's token.
 public struct EnrolledUser: Sendable {
     public let table: RunningTable
@@ -123,7 +123,7 @@ public struct EnrolledUser: Sendable {
     }
 }
 
-/// The store-token routes of one user on one store (§2.3), token in the
+/// The store-token routes of one user on one store (docs/protocol.md#store), token in the
 /// original `?store_token=` query parameter unless `bearer` is set.
 public struct StoreClient: Sendable {
     public let userURL: String

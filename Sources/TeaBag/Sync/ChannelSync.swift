@@ -1,6 +1,6 @@
 import TeaBagCore
 
-/// The sync engine of one channel (SPEC §3): the local oplogs, a mirror of
+/// The sync engine of one channel (docs/sync.md#oplog-rules): the local oplogs, a mirror of
 /// each store's, the outboxes of own ops, and the decisions of sync and
 /// prune. It does no I/O and reads no clock: the caller passes `now`,
 /// performs the `SyncRequest`s it hands out and reports their outcomes, so
@@ -570,7 +570,7 @@ public final class ChannelSync {
         try? storage.saveOplogs(channel: channel, keys.sorted().compactMap { key in paths[key].map { (key: key, ops: $0.local.wire) } })
     }
 
-    /// SPEC §3: a covering value-op once every store holds exactly the local
+    /// docs/sync.md#oplog-rules: a covering value-op once every store holds exactly the local
     /// set and there are enough payload ops. It replaces the local base at
     /// once; sync then carries it to every store like any op they lack.
     private func prune(now: Int64) {

@@ -1,6 +1,6 @@
 import TeaBagCore
 
-/// One oplog of a channel: `(type, path)`, path normalized (SPEC §2.3).
+/// One oplog of a channel: `(type, path)`, path normalized (docs/protocol.md#store).
 public struct PathKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let type: String
     public let path: String
@@ -38,7 +38,7 @@ public struct PathKey: Hashable, Sendable, Comparable, CustomStringConvertible {
 
 /// A store of a channel as the mount table gives it.
 public struct StoreEndpoint: Hashable, Sendable {
-    /// Hex SHA-256 of `userURL` (SPEC §2.2).
+    /// Hex SHA-256 of `userURL` (docs/protocol.md#table).
     public let storeID: String
     /// The store's base for this user, ending in `/user/:id/`.
     public let userURL: String

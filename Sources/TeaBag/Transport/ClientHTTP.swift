@@ -1,5 +1,5 @@
 /// The library's HTTP: its own client, and the one place where an HTTP
-/// answer becomes either JSON or a `TeaBagError` (SPEC §2.1).
+/// answer becomes either JSON or a `TeaBagError` (docs/protocol.md#common-rules).
 import AsyncHTTPClient
 import Foundation
 import NIOCore

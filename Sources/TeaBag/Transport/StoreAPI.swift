@@ -1,4 +1,4 @@
-/// The store routes a client uses (SPEC §2.3), with the store token as
+/// The store routes a client uses (docs/protocol.md#store), with the store token as
 /// `Authorization: Bearer` so that it never lands in a URL (and a log).
 import AsyncHTTPClient
 import NIOCore
@@ -28,7 +28,7 @@ public struct StoreAPI: Sendable {
                 throw Self.badAnswer(what, "valid ops (\(error.message))", item)
             }
         }
-        // The sync engine relies on ops[0] being the base (SPEC §3).
+        // The sync engine relies on ops[0] being the base (docs/sync.md#oplog-rules).
         guard let base = ops.first, base.isValueOp else { throw Self.badAnswer(what, "an oplog whose first op is its base value-op", reply.json) }
         return (ops, reply.serverDate)
     }

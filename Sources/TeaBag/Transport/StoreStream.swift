@@ -1,4 +1,4 @@
-/// The ops a store accepts, as they happen (SPEC §2.3 streams): SSE with
+/// The ops a store accepts, as they happen (docs/protocol.md#store streams): SSE with
 /// `Last-Event-ID` resume, or the original long poll when that is all the
 /// store speaks; reconnecting by itself until the consumer stops listening.
 import AsyncHTTPClient

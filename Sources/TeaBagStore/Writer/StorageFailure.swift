@@ -1,6 +1,6 @@
 /// Write failures that are the store's condition rather than a bug or the
 /// client's fault: a full disk is answered 503 `StoreError:DiskFull` with
-/// `Retry-After`, so that agents keep the op and retry (SPEC §3: retry
+/// `Retry-After`, so that agents keep the op and retry (docs/sync.md#oplog-rules: retry
 /// later), and the operator reads what to do, instead of a bare 500.
 import GRDB
 import TeaBagServerKit
