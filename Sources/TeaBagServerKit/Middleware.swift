@@ -28,7 +28,7 @@ public struct ObservedRequests<Context: RequestContext>: RouterMiddleware {
             // hard cap) get the protocol's JSON shape too.
             let translated = error.status == .notFound
                 ? APIError.unknownRoute
-                : APIError(error.status, "ServerError:\(error.status.reasonPhrase.replacingOccurrences(of: " ", with: ""))", "\(error)")
+                : APIError.serverRefusal(error.status, "\(error)")
             record(request, context, status: Int(translated.status.code), since: start)
             throw translated
         } catch {
@@ -73,7 +73,7 @@ extension ServerContext {
     public func userID(kind: String) throws -> Int64 {
         let text = parameters.get("user_id") ?? ""
         guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = Int64(text), id > 0 else {
-            throw APIError.badRequest("\(kind):InvalidUserId", "the user id must be a positive decimal integer, got \"\(text)\"")
+            throw APIError(.invalidUserId.in(kind), "the user id must be a positive decimal integer, got \"\(text)\"")
         }
         return id
     }

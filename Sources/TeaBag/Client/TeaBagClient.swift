@@ -264,7 +264,7 @@ public actor TeaBagClient {
     func runtime(_ channel: String) throws -> ChannelRuntime {
         guard let runtime = channelRuntimes[channel] else {
             if !tableRead && channelRuntimes.isEmpty {
-                throw TeaBagError("TableError:Unreachable", "the table has not answered yet, so no channel is known (not even from an earlier run); check agent.table_url and that the table is running, then retry")
+                throw TeaBagError(.tableUnreachable, "the table has not answered yet, so no channel is known (not even from an earlier run); check agent.table_url and that the table is running, then retry")
             }
             throw TeaBagError.unknownChannel(channel, known: Array(channelRuntimes.keys))
         }

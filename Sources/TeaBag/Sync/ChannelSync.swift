@@ -120,7 +120,7 @@ public final class ChannelSync {
 
     /// A write the storage could not keep.
     public static func storageFailure(_ error: any Error) -> TeaBagError {
-        TeaBagError("ClientError:Storage", "could not keep the write on disk (\(error)); nothing was written — check the data directory's space and permissions")
+        TeaBagError(.clientStorage, "could not keep the write on disk (\(error)); nothing was written — check the data directory's space and permissions")
     }
 
     /// The first half of a write made durable elsewhere (the client's
@@ -129,7 +129,7 @@ public final class ChannelSync {
     public func prepareWrite(_ key: PathKey, payload: JSON, now: Int64) throws(TeaBagError) -> PreparedWrite {
         guard let reducer = reducers(key.type) else { throw .typeNotRegistered(key.type) }
         do { try reducer.validate(payload: payload) } catch {
-            throw TeaBagError("StoreError:InvalidOp", "the \(key.type) reducer refuses this payload: \(error.message)", status: 400)
+            throw TeaBagError(.storeInvalidOp, "the \(key.type) reducer refuses this payload: \(error.message)", status: 400)
         }
         let seq = node.claimSeq(now: now)
         // Taken now: a write whose commit fails leaves a gap, never a reuse.

@@ -9,10 +9,10 @@ public struct PathKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// `UserError:InvalidPath` before anything is sent.
     public init(type: String, path: String) throws(TeaBagError) {
         guard OplogKey.isValidType(type) else {
-            throw TeaBagError("UserError:InvalidType", "type \"\(type)\" must be 1–64 characters of A-Z a-z 0-9 _ -", status: 400)
+            throw TeaBagError(.userInvalidType, "type \"\(type)\" must be 1–64 characters of A-Z a-z 0-9 _ -", status: 400)
         }
         guard let normalized = OplogKey.normalizePath(path) else {
-            throw TeaBagError("UserError:InvalidPath", "path \"\(path)\" must be non-empty and must not leave the root with ..", status: 400)
+            throw TeaBagError(.userInvalidPath, "path \"\(path)\" must be non-empty and must not leave the root with ..", status: 400)
         }
         self.type = type
         self.path = normalized

@@ -10,8 +10,7 @@ enum StorageFailure {
     static func answer(for error: any Error) -> any Error {
         let full = (error as? DatabaseError)?.resultCode == .SQLITE_FULL || (error as? SQLiteError)?.isDiskFull == true
         guard full else { return error }
-        var answer = APIError.unavailable("StoreError:DiskFull",
-                                          "the store's disk is full: nothing of this request was stored; retry later (the store's operator must free space)")
+        var answer = APIError(.storeDiskFull, "the store's disk is full: nothing of this request was stored; retry later (the store's operator must free space)")
         answer.headers[.retryAfter] = "5"
         return answer
     }
