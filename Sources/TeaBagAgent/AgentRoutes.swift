@@ -1,4 +1,4 @@
-/// The agent's local API (SPEC §7), over its Unix socket and optional
+/// The agent's local API (docs/protocol.md#agent-local-api), over its Unix socket and optional
 /// loopback port.
 import Foundation
 import Hummingbird
@@ -56,13 +56,13 @@ struct AgentRoutes {
     /// rather than kept encoded, which would read or write another path.
     private func target(_ context: ServerContext) throws -> (String, String, String) {
         guard let channel = context.decodedParameter("channel") else {
-            throw APIError.notFound("TableError:UnknownChannel", "the channel name is not UTF-8 text")
+            throw APIError(.tableUnknownChannel, "the channel name is not UTF-8 text")
         }
         guard let type = context.decodedParameter("type") else {
-            throw APIError.badRequest("UserError:InvalidType", "the type is not UTF-8 text")
+            throw APIError(.userInvalidType, "the type is not UTF-8 text")
         }
         guard let rest = PercentDecoding.decode(context.parameters.getCatchAll().joined(separator: "/")) else {
-            throw APIError.badRequest("UserError:InvalidPath", "the path is not UTF-8 text")
+            throw APIError(.userInvalidPath, "the path is not UTF-8 text")
         }
         return (channel, type, "/" + rest)
     }

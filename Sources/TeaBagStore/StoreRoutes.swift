@@ -1,4 +1,4 @@
-/// The store's HTTP routes (SPEC §2.3), each a thin adapter over `StoreService`.
+/// The store's HTTP routes (docs/protocol.md#store), each a thin adapter over `StoreService`.
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -32,7 +32,7 @@ struct StoreRoutes: Sendable {
             let user = try context.userID(kind: "UserError")
             let body = try await request.jsonBody(limits, errorKind: "UserError")
             guard let tableURL = body["table_url"]?.stringValue, let code = body["code"]?.stringValue else {
-                throw APIError.badRequest("UserError:InvalidPostBody", "the body must be {\"table_url\": \"…/user/N/\", \"code\": \"…\"[, \"store_id\": \"…\"]}")
+                throw APIError(.userInvalidPostBody, "the body must be {\"table_url\": \"…/user/N/\", \"code\": \"…\"[, \"store_id\": \"…\"]}")
             }
             try service.confirm(user: user, tableURL: tableURL, code: code, storeID: body["store_id"]?.stringValue)
             return Response.ok
@@ -56,7 +56,7 @@ struct StoreRoutes: Sendable {
             let user = try await authorize(request, context)
             let body = try await request.jsonBody(limits, errorKind: "UserError")
             guard let items = body["ops"]?.arrayValue else {
-                throw APIError.badRequest("UserError:InvalidPostBody", "the body must be {\"ops\": [{\"type\", \"path\", \"op\"}, …]}")
+                throw APIError(.userInvalidPostBody, "the body must be {\"ops\": [{\"type\", \"path\", \"op\"}, …]}")
             }
             return Response.json(["results": .array(try await service.pushBatch(user: user.id, items: items))])
         }
@@ -96,7 +96,7 @@ struct StoreRoutes: Sendable {
         let hub = self.hub
         stream.onTermination { hub.remove(listener) }
         return Response(status: .ok, headers: StoreFastRoutes.streamHeaders, body: ResponseBody { writer in
-            // Ends on graceful shutdown, so that an open stream does not hold the exit (SPEC §6: within 5 s).
+            // Ends on graceful shutdown, so that an open stream does not hold the exit (docs/cli.md: within 5 s).
             for await buffer in stream.buffers.cancelOnGracefulShutdown() {
                 try await writer.write(buffer)
                 stream.written(buffer)
@@ -118,7 +118,7 @@ struct StoreRoutes: Sendable {
 
     func requireAdmin(_ request: Request) throws {
         guard Credentials(request).isAdmin(key: adminKey) else {
-            throw APIError.unauthorized("AdminError:InvalidKey", "admin routes need HTTP Basic admin:<store key>")
+            throw APIError(.adminInvalidKey, "admin routes need HTTP Basic admin:<store key>")
         }
     }
 }

@@ -1,4 +1,4 @@
-/// The original long poll (SPEC §2.3): `GET …/oplog/stream[?reg_id=]`
+/// The original long poll (docs/protocol.md#store): `GET …/oplog/stream[?reg_id=]`
 /// answers at once when ops wait for the registration, else after the
 /// delay; registrations idle for two minutes are dropped.
 import Foundation

@@ -1,4 +1,4 @@
-/// Fan-out of accepted ops to a user's listeners (SPEC §2.3): Server-Sent
+/// Fan-out of accepted ops to a user's listeners (docs/protocol.md#store): Server-Sent
 /// Events with resume by stream id, and the original long poll.
 ///
 /// The writer calls `publish` after each commit. Each op is encoded once —

@@ -1,6 +1,6 @@
 /// The store's oplogs as the writer thread sees them: its own SQLite
 /// connection with prepared statements, the cached state of recently
-/// written paths, and the merge of SPEC §3 inside one transaction.
+/// written paths, and the merge of docs/sync.md#oplog-rules inside one transaction.
 ///
 /// Confined to the writer thread; nothing here is shared.
 import Foundation
