@@ -53,7 +53,8 @@ struct AgentShutdownOrderTests {
                 }
             }
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Pushes under way before the stop (a busy machine may take a while to answer the first).
+        #expect(try await eventually(20) { answered.current >= 5 })
         await agent.stop()
         stopping.withLock { $0 = true }
         await load.value
