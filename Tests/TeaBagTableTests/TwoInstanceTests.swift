@@ -11,7 +11,7 @@ import TeaBagTestSupport
 @Suite("Table: two instances over one PostgreSQL")
 struct TwoInstanceTests {
     /// Instance `a` creates user 1; `b` shares its database, key and clock. Both stop when `body` ends.
-    static func withPair<R>(clock: ManualClock = ManualClock(), _ body: (TableFixture, TableFixture) async throws -> R) async throws -> R {
+    static func withPair(clock: ManualClock = ManualClock(), _ body: (TableFixture, TableFixture) async throws -> Void) async throws {
         try await withStarted({ try await TableFixture.start(.postgres, clock: clock) }) { a in
             try await withStarted({ try await TableFixture.start(.postgres, database: a.database, clock: clock, createUser: false) }) { b in
                 try await body(a, b)

@@ -18,28 +18,26 @@ extension RunningStore: Stoppable {}
 extension EnrolledUser: Stoppable {}
 
 /// Runs `body` with what `start` started; awaits `stop()` whether `body`
-/// returns or throws.
-public func withStarted<S: Stoppable, R>(_ start: () async throws -> S, _ body: (S) async throws -> R) async throws -> R {
+/// returns or throws. (`body` returns nothing: with a generic result, a
+/// closure whose only `try`s are inside `#expect` is inferred not to throw.)
+public func withStarted<S: Stoppable>(_ start: () async throws -> S, _ body: (S) async throws -> Void) async throws {
     let started = try await start()
-    let result: R
     do {
-        result = try await body(started)
+        try await body(started)
     } catch {
         await started.stop()
         throw error
     }
     await started.stop()
-    return result
 }
 
 /// Several started things, stopped in reverse order of starting.
-public func withStarted<S: Stoppable, R>(all starts: [() async throws -> S], _ body: ([S]) async throws -> R) async throws -> R {
+public func withStarted<S: Stoppable>(all starts: [() async throws -> S], _ body: ([S]) async throws -> Void) async throws {
     var started: [S] = []
     do {
         for start in starts { started.append(try await start()) }
-        let result = try await body(started)
+        try await body(started)
         for item in started.reversed() { await item.stop() }
-        return result
     } catch {
         for item in started.reversed() { await item.stop() }
         throw error
@@ -47,28 +45,28 @@ public func withStarted<S: Stoppable, R>(all starts: [() async throws -> S], _ b
 }
 
 /// A table in this process (see `startTable`), stopped when `body` ends.
-public func withTable<R>(data: String, key: String = testTableKey, clock: (@Sendable () -> Int64)? = nil,
+public func withTable(data: String, key: String = testTableKey, clock: (@Sendable () -> Int64)? = nil,
                          logger: Logger = Logger(label: "table", factory: { _ in SwiftLogNoOpLogHandler() }),
                          configure: (inout TableConfiguration) -> Void = { _ in },
-                         _ body: (RunningTable) async throws -> R) async throws -> R {
+                         _ body: (RunningTable) async throws -> Void) async throws {
     try await withStarted({ try await startTable(data: data, key: key, clock: clock, logger: logger, configure: configure) }, body)
 }
 
 /// A store in this process (see `startStore`), stopped when `body` ends.
-public func withStore<R>(data: String, key: String = testStoreKey, clock: (@Sendable () -> Int64)? = nil,
+public func withStore(data: String, key: String = testStoreKey, clock: (@Sendable () -> Int64)? = nil,
                          logger: Logger = Logger(label: "store", factory: { _ in SwiftLogNoOpLogHandler() }),
                          configure: (inout StoreConfiguration) -> Void = { _ in },
-                         _ body: (RunningStore) async throws -> R) async throws -> R {
+                         _ body: (RunningStore) async throws -> Void) async throws {
     try await withStarted({ try await startStore(data: data, key: key, clock: clock, logger: logger, configure: configure) }, body)
 }
 
 /// A table, `stores` stores and user 1 enrolled on each (see
 /// `EnrolledUser.start`); all stopped, and their files removed, when `body` ends.
-public func withEnrolledUser<R>(stores count: Int = 1, tableClock: (@Sendable () -> Int64)? = nil,
+public func withEnrolledUser(stores count: Int = 1, tableClock: (@Sendable () -> Int64)? = nil,
                                 storeClock: (@Sendable () -> Int64)? = nil,
                                 configureStore: (inout StoreConfiguration) -> Void = { _ in },
                                 configureTable: (inout TableConfiguration) -> Void = { _ in },
-                                _ body: (EnrolledUser) async throws -> R) async throws -> R {
+                                _ body: (EnrolledUser) async throws -> Void) async throws {
     try await withStarted({
         try await EnrolledUser.start(stores: count, tableClock: tableClock, storeClock: storeClock,
                                      configureStore: configureStore, configureTable: configureTable)
