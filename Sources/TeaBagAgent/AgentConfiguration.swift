@@ -1,6 +1,7 @@
-/// The agent's settings (conf.d sections `agent`, `prune`, `plugins`, SPEC
-/// §5). Each key is read here and nowhere else; its type, default and meaning
-/// are in `Sources/TeaBagConfig/Schema/AgentKeys.swift` and `SharedKeys.swift`.
+/// The agent's settings (conf.d sections `agent`, `prune`, `plugins`,
+/// docs/configuration.md). Each key is read here and nowhere else; its type,
+/// default and meaning are in `Sources/TeaBagConfig/Schema/AgentKeys.swift`
+/// and `SharedKeys.swift`.
 import Configuration
 import Foundation
 import Logging

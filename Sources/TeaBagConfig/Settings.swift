@@ -1,5 +1,5 @@
 /// The configuration of one process: conf.d files, then the environment,
-/// then command-line flags (SPEC §5), read through swift-configuration with
+/// then command-line flags (docs/configuration.md), read through swift-configuration with
 /// one in-memory provider per source. The files are read once, by `ConfD`
 /// (which remembers each value's file), and every key is checked against
 /// `ConfigSchema` first, so that an unknown key or a wrong value stops the

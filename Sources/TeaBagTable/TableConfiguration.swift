@@ -1,4 +1,4 @@
-/// The table's settings (conf.d section `table`, SPEC §5). Each key is read
+/// The table's settings (conf.d section `table`, docs/configuration.md). Each key is read
 /// here and nowhere else; its type, default and meaning are in
 /// `Sources/TeaBagConfig/Schema/TableKeys.swift` (docs/configuration.md is
 /// written from there).
