@@ -55,11 +55,9 @@ struct StoreRouterTests {
     func notConfirmed() async throws {
         try await withStoreRouter { store in
             #expect(try await store.request(.put, "admin/user/1", headers: Self.admin).isOK)
-            for token in [Self.shapedToken] {
-                let answer = try await store.get("user/1/oplog?type=note&path=/a", headers: [HTTP.bearer(token)])
-                #expect(answer.status == 403, "\(answer.text)")
-                #expect(answer.errorName == "UserError:NotConfirmed", "\(answer.text)")
-            }
+            let answer = try await store.get("user/1/oplog?type=note&path=/a", headers: [HTTP.bearer(Self.shapedToken)])
+            #expect(answer.status == 403, "\(answer.text)")
+            #expect(answer.errorName == "UserError:NotConfirmed", "\(answer.text)")
         }
     }
 
@@ -72,7 +70,7 @@ struct StoreRouterTests {
             #expect(bad.errorName == "UserError:InvalidCode")
             let shape = try await store.request(.post, "user/1/confirm", json: ["table_url": 5])
             #expect(shape.status == 400)
-            #expect(shape.errorName != nil)
+            #expect(shape.errorName == "UserError:InvalidPostBody")
             let after = try await store.get("user/1/oplog?type=note&path=/a", headers: [HTTP.bearer(Self.shapedToken)])
             #expect(after.errorName == "UserError:NotConfirmed")
         }
