@@ -42,8 +42,9 @@ public struct ConfigKeySpec: Sendable {
     public var section: Substring { key.prefix { $0 != "." } }
     public var name: Substring { key.drop { $0 != "." }.dropFirst() }
 
-    /// Secrets are never logged (swift-configuration redacts them).
-    public var isSecret: Bool { key.hasSuffix(".key") || key == "table.database" || key == "agent.session_token" || key == "agent.master" }
+    /// Secrets are never logged (swift-configuration redacts them): keys,
+    /// database URLs (they may hold a password), sessions and masters.
+    public var isSecret: Bool { ["key", "database", "session_token", "master"].contains(String(name)) }
 }
 
 /// A group of keys under one name, with what docs/configuration.md says above its table.
