@@ -1,5 +1,7 @@
 /// The agent's settings (conf.d sections `agent`, `prune`, `plugins`,
-/// docs/configuration.md). Each key is read here and nowhere else; docs/configuration.md lists them.
+/// docs/configuration.md). Each key is read here and nowhere else; its type,
+/// default and meaning are in `Sources/TeaBagConfig/Schema/AgentKeys.swift`
+/// and `SharedKeys.swift`.
 import Configuration
 import Foundation
 import Logging
@@ -9,37 +11,40 @@ import TeaBagCore
 import TeaBagPlugins
 
 public struct AgentConfiguration: Sendable {
-    public var tableURL = ""
-    public var user: Int64 = 0
+    public var tableURL = ConfigSchema.defaultString("agent.table_url")
+    public var user = Int64(ConfigSchema.defaultInt("agent.user"))
     public var sessionToken: String?
     public var master: String?
     /// Empty: every channel of the mount table.
-    public var channels: [String] = []
-    public var dataDirectory = "data/agent"
+    public var channels = ConfigSchema.defaultList("agent.channels")
+    public var dataDirectory = ConfigSchema.defaultString("agent.data")
     /// nil: `<data>/agent.sock`.
     public var socket: String?
-    public var host = "127.0.0.1"
+    public var host = ConfigSchema.defaultString("agent.host")
     /// nil (conf.d -1): no TCP listener.
-    public var port: Int?
+    public var port = AgentConfiguration.optionalPort(ConfigSchema.defaultInt("agent.port"))
     /// The dashboard's loopback port: 0 picks a free one; nil (conf.d -1): no dashboard.
-    public var dashboardPort: Int? = 0
-    public var durability: SQLiteClientStorage.Durability = .normal
-    public var tableRefreshMs = 60_000
+    public var dashboardPort = AgentConfiguration.optionalPort(ConfigSchema.defaultInt("agent.dashboard_port"))
+    public var durability = SQLiteClientStorage.Durability(rawValue: ConfigSchema.defaultString("agent.durability"))!
+    public var tableRefreshMs = ConfigSchema.defaultMilliseconds("agent.table_refresh")
     /// A local connection that delivers no complete request head or body
     /// part for this long is closed (a stuck or slowloris client); longer
     /// than clients keep an idle connection (AsyncHTTPClient: 60 s).
-    public var idleTimeoutMs = 75_000
-    public var pruneMinOps = 32
+    public var idleTimeoutMs = ConfigSchema.defaultMilliseconds("agent.idle_timeout")
+    public var pruneMinOps = ConfigSchema.defaultInt("prune.min_ops")
     /// Test-only: added to this machine's clock before the client reads it,
     /// so that a fault test can give one agent a skewed clock (±1 h) on a
     /// machine whose clock is right. 0 in any real deployment.
-    public var clockOffsetMs: Int64 = 0
-    public var pluginDirectories: [String] = ["Plugins"]
-    public var pluginPollMs = 500
+    public var clockOffsetMs = Int64(ConfigSchema.defaultInt("agent.clock_offset_ms"))
+    public var pluginDirectories = ConfigSchema.defaultList("plugins.directories")
+    public var pluginPollMs = ConfigSchema.defaultInt("plugins.poll_ms")
     public var declaredReducers: [DeclaredReducer] = []
-    public var logLevel: Logger.Level = .info
+    public var logLevel = Logger.Level(rawValue: ConfigSchema.defaultString("agent.log_level"))!
 
     public init() {}
+
+    /// conf.d's -1 (none) as nil.
+    static func optionalPort(_ port: Int) -> Int? { port < 0 ? nil : port }
 
     public var socketPath: String { socket ?? (dataDirectory as NSString).appendingPathComponent("agent.sock") }
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("agent.sqlite") }
@@ -54,18 +59,15 @@ public struct AgentConfiguration: Sendable {
         dataDirectory = agent.string(forKey: "data", default: dataDirectory)
         socket = agent.string(forKey: "socket").flatMap { $0.isEmpty ? nil : $0 }
         host = agent.string(forKey: "host", default: host)
-        let tcp = agent.int(forKey: "port", default: -1)
-        port = tcp < 0 ? nil : tcp
-        let dashboard = agent.int(forKey: "dashboard_port", default: 0)
-        dashboardPort = dashboard < 0 ? nil : dashboard
+        port = Self.optionalPort(agent.int(forKey: "port", default: ConfigSchema.defaultInt("agent.port")))
+        dashboardPort = Self.optionalPort(agent.int(forKey: "dashboard_port", default: ConfigSchema.defaultInt("agent.dashboard_port")))
         durability = agent.string(forKey: "durability").flatMap(SQLiteClientStorage.Durability.init(rawValue:)) ?? durability
         tableRefreshMs = agent.milliseconds(forKey: "table_refresh", default: tableRefreshMs)
         idleTimeoutMs = agent.milliseconds(forKey: "idle_timeout", default: idleTimeoutMs)
         logLevel = agent.string(forKey: "log_level").flatMap(Logger.Level.init(rawValue:)) ?? logLevel
         clockOffsetMs = Int64(agent.int(forKey: "clock_offset_ms", default: Int(clockOffsetMs)))
         pruneMinOps = settings.reader.scoped(to: "prune").int(forKey: "min_ops", default: pruneMinOps)
-        let plugins = try PluginSettings(settings: settings, defaultDirectories: pluginDirectories, defaultPollMs: pluginPollMs,
-                                         extra: extraPluginDirectories)
+        let plugins = try PluginSettings(settings: settings, extra: extraPluginDirectories)
         (pluginDirectories, pluginPollMs, declaredReducers) = (plugins.directories, plugins.pollMs, plugins.declared)
         try validate()
     }

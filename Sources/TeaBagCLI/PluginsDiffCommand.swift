@@ -67,7 +67,7 @@ struct PluginsDiffCommand: AsyncParsableCommand {
             throw CLIFailure.usage("configuration: \(error.description)")
         }
         var pluginSettings: PluginSettings
-        do { pluginSettings = try PluginSettings(settings: settings, defaultDirectories: ["Plugins"], defaultPollMs: 500, extra: []) } catch {
+        do { pluginSettings = try PluginSettings(settings: settings, extra: []) } catch {
             throw CLIFailure.usage("configuration: \(error.description)")
         }
         if !plugins.isEmpty { pluginSettings.directories = plugins }

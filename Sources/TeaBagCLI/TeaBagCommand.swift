@@ -12,7 +12,7 @@ struct TeaBagCommand: AsyncParsableCommand {
         abstract: "Small data kept in sync across devices and stores, folded by reducer plugins.",
         subcommands: [DevCommand.self, TableCommand.self, StoreCommand.self, AgentCommand.self,
                       GetCommand.self, PushCommand.self, WatchCommand.self, StatusCommand.self, DashboardCommand.self,
-                      AdminCommand.self, PluginsCommand.self]
+                      AdminCommand.self, PluginsCommand.self, ConfigCommand.self]
     )
 
     /// Exit statuses of docs/cli.md: 0 success, 1 runtime failure, 2 usage or

@@ -63,10 +63,10 @@ public struct PluginSettings: Sendable {
     public var declared: [DeclaredReducer]
 
     /// `extra` directories (from `--plugins`) come after the configured ones.
-    public init(settings: Settings, defaultDirectories: [String], defaultPollMs: Int, extra: [String]) throws(ConfigError) {
+    public init(settings: Settings, extra: [String]) throws(ConfigError) {
         let plugins = settings.reader.scoped(to: "plugins")
-        directories = (plugins.stringArray(forKey: "directories") ?? defaultDirectories) + extra
-        pollMs = plugins.int(forKey: "poll_ms", default: defaultPollMs)
+        directories = (plugins.stringArray(forKey: "directories") ?? ConfigSchema.defaultList("plugins.directories")) + extra
+        pollMs = plugins.int(forKey: "poll_ms", default: ConfigSchema.defaultInt("plugins.poll_ms"))
         declared = try settings.confD.declaredReducers()
     }
 }

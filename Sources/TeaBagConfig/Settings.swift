@@ -1,11 +1,11 @@
 /// The configuration of one process: conf.d files, then the environment,
 /// then command-line flags (docs/configuration.md), read through swift-configuration with
-/// one provider per source. Every key is checked against `ConfigSchema`
-/// first, so that an unknown key or a wrong value stops the start with the
-/// file (or variable, or flag) and the key named.
+/// one in-memory provider per source. The files are read once, by `ConfD`
+/// (which remembers each value's file), and every key is checked against
+/// `ConfigSchema` first, so that an unknown key or a wrong value stops the
+/// start with the file (or variable, or flag) and the key named.
 import Configuration
 import Foundation
-import SystemPackage
 
 public struct Settings: Sendable {
     /// The reader over every source, highest priority first.
@@ -27,16 +27,11 @@ public struct Settings: Sendable {
         if let resolved { conf = try ConfD.load(directory: resolved) }
         try validate(conf)
 
-        var providers: [any ConfigProvider] = []
-        providers.append(InMemoryProvider(name: "flags", values: try configValues(flags, origin: { "flag for \($0)" })))
-        providers.append(InMemoryProvider(name: "environment", values: try configValues(fromEnvironment: environment)))
-        for file in conf.files.reversed() {
-            do {
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
-            } catch {
-                throw ConfigError(origin: file, key: "", problem: "cannot be read as configuration (\(error))")
-            }
-        }
+        let providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: try configValues(flags, origin: { "flag for \($0)" })),
+            InMemoryProvider(name: "environment", values: try configValues(fromEnvironment: environment)),
+            InMemoryProvider(name: "conf.d", values: configValues(fromFiles: conf)),
+        ]
         return Settings(reader: ConfigReader(providers: providers), confD: conf, directory: resolved)
     }
 
@@ -93,7 +88,19 @@ public struct Settings: Sendable {
                 throw ConfigError(origin: origin(key), key: key, problem: "unknown key")
             }
             try check(scalar, against: spec, origin: origin(key))
-            out[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(content(scalar), isSecret: key.hasSuffix(".key") || key == "table.database")
+            out[absolute(key)] = configValue(scalar, of: spec)
+        }
+        return out
+    }
+
+    /// The merged files' values of schema keys, already checked by `validate`;
+    /// an empty (null) value is as if unset. Free sections (`reducers`) are
+    /// read from `confD` directly.
+    static func configValues(fromFiles conf: ConfD) -> [AbsoluteConfigKey: ConfigValue] {
+        var out: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, value) in conf.values where value.scalar != .null {
+            guard let spec = ConfigSchema.spec(for: key) else { continue }
+            out[absolute(key)] = configValue(value.scalar, of: spec)
         }
         return out
     }
@@ -125,10 +132,18 @@ public struct Settings: Sendable {
         return try configValues(scalars, origin: { origins[$0] ?? "environment" })
     }
 
-    static func content(_ scalar: ConfValue.Scalar) -> ConfigContent {
+    static func absolute(_ key: String) -> AbsoluteConfigKey {
+        AbsoluteConfigKey(key.split(separator: ".").map(String.init))
+    }
+
+    static func configValue(_ scalar: ConfValue.Scalar, of spec: ConfigKeySpec) -> ConfigValue {
+        ConfigValue(content(scalar, as: spec.kind), isSecret: spec.isSecret)
+    }
+
+    static func content(_ scalar: ConfValue.Scalar, as kind: ConfigKeySpec.Kind) -> ConfigContent {
         switch scalar {
         case .string(let s): .string(s)
-        case .int(let i): .int(i)
+        case .int(let i): kind == .double ? .double(Double(i)) : .int(i)
         case .double(let d): .double(d)
         case .bool(let b): .bool(b)
         case .list(let l): .stringArray(l)

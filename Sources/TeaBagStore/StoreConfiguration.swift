@@ -1,5 +1,6 @@
 /// The store's settings (conf.d section `store`, plus `plugins`, docs/configuration.md).
-/// Each key is read here and nowhere else; docs/configuration.md lists them.
+/// Each key is read here and nowhere else; its type, default and meaning are
+/// in `Sources/TeaBagConfig/Schema/StoreKeys.swift`.
 import Configuration
 import Foundation
 import Logging
@@ -10,32 +11,33 @@ import TeaBagServerKit
 public struct StoreConfiguration: Sendable {
     public enum UnknownTypes: String, Sendable { case accept, reject }
 
-    public var host = "127.0.0.1"
-    public var port = 4001
-    public var dataDirectory = "data/store"
+    public var host = ConfigSchema.defaultString("store.host")
+    public var port = ConfigSchema.defaultInt("store.port")
+    public var dataDirectory = ConfigSchema.defaultString("store.data")
     public var key: String?
     /// `full` (default): every commit is fsynced before it is acknowledged.
-    public var durability: Durability = .full
-    public var maxSkewMs: Int64 = 600_000
-    public var longPollDelayMs = 5_000
-    public var unknownTypes: UnknownTypes = .accept
-    public var bodyLimit = 1 << 20
+    public var durability = Durability(rawValue: ConfigSchema.defaultString("store.durability"))!
+    public var maxSkewMs = Int64(ConfigSchema.defaultMilliseconds("store.max_skew"))
+    public var longPollDelayMs = ConfigSchema.defaultMilliseconds("store.long_poll_delay")
+    public var unknownTypes = UnknownTypes(rawValue: ConfigSchema.defaultString("store.unknown_types"))!
+    public var bodyLimit = ConfigSchema.defaultInt("store.body_limit")
     /// No effect (kept so that existing conf.d files load): every held op
     /// can be resumed, since the log is the streams' history.
-    public var streamRetention = 100_000
-    public var pluginDirectories: [String] = ["Plugins"]
-    public var pluginPollMs = 500
+    public var streamRetention = ConfigSchema.defaultInt("store.stream_retention")
+    public var pluginDirectories = ConfigSchema.defaultList("plugins.directories")
+    public var pluginPollMs = ConfigSchema.defaultInt("plugins.poll_ms")
     public var declaredReducers: [DeclaredReducer] = []
-    public var logLevel: Logger.Level = .info
+    public var logLevel = Logger.Level(rawValue: ConfigSchema.defaultString("store.log_level"))!
     /// Seconds between SSE keep-alive comments.
     public var heartbeatSeconds = 15
     /// A connection that delivers no complete request head or body part for
     /// this long is closed (slowloris); longer than a long poll (docs/protocol.md#store),
     /// and than clients keep an idle connection (AsyncHTTPClient: 60 s), so
     /// that a client never sends on a connection the server is closing.
-    public var idleTimeoutMs = 75_000
+    public var idleTimeoutMs = ConfigSchema.defaultMilliseconds("store.idle_timeout")
     /// 401s allowed per remote address and window before 429.
-    public var authFailures = FailureLimiter.Settings()
+    public var authFailures = FailureLimiter.Settings(maxFailures: ConfigSchema.defaultInt("store.auth_failures"),
+                                                      windowMs: ConfigSchema.defaultMilliseconds("store.auth_failure_window"))
 
     public init() {}
 
@@ -55,8 +57,7 @@ public struct StoreConfiguration: Sendable {
         authFailures.maxFailures = store.int(forKey: "auth_failures", default: authFailures.maxFailures)
         authFailures.windowMs = store.milliseconds(forKey: "auth_failure_window", default: authFailures.windowMs)
         logLevel = store.string(forKey: "log_level").flatMap(Logger.Level.init(rawValue:)) ?? logLevel
-        let plugins = try PluginSettings(settings: settings, defaultDirectories: pluginDirectories, defaultPollMs: pluginPollMs,
-                                         extra: extraPluginDirectories)
+        let plugins = try PluginSettings(settings: settings, extra: extraPluginDirectories)
         (pluginDirectories, pluginPollMs, declaredReducers) = (plugins.directories, plugins.pollMs, plugins.declared)
         try validate()
     }

@@ -1,27 +1,7 @@
 /// The table's settings (conf.d section `table`, docs/configuration.md). Each key is read
-/// here and nowhere else:
-///
-/// - `table.host` (string, default `127.0.0.1`): address to bind.
-/// - `table.port` (int, default `4000`; `TEABAG_TABLE_PORT`): 0 picks a free port.
-/// - `table.data` (string, default `data/table`; `TEABAG_DATA`): directory of `table.sqlite` and the generated key.
-/// - `table.database` (string; `TEABAG_TABLE_DATABASE`): unset, the table keeps its state in `<data>/table.sqlite`
-///   (one table process); `postgresql://user[:password]@host[:port]/database[?sslmode=…]`, in that PostgreSQL
-///   database, which any number of table processes may share.
-/// - `table.database_connections` (int, default 10): the most connections one table process opens to PostgreSQL.
-/// - `table.database_timeout` (duration, default 5s): how long a request waits for PostgreSQL before 503.
-/// - `table.key` (string; `TEABAG_TABLE_KEY`): admin key and token-signing key, at least 16 characters;
-///   generated into `<data>/table.key` (mode 0600) when unset.
-/// - `table.url` (string; `TEABAG_TABLE_URL`): the public base sent to stores (`http(s)://…/`);
-///   default `http://<host>:<bound port>/`.
-/// - `table.body_limit` (int, default 1 MiB): larger bodies get 413.
-/// - `table.master_hash_rounds` (int, default 100,000): PBKDF2 rounds of new master hashes.
-/// - `table.confirm_timeout_ms` (int, default 10,000): how long enrollment waits for a store.
-/// - `table.idle_timeout` (duration, default 75s): a connection that delivers no complete request
-///   head or body part for this long is closed (slowloris, a body shorter than its Content-Length);
-///   longer than clients keep idle connections (AsyncHTTPClient: 60 s), so none sends on a closing one.
-/// - `table.auth_failures` (int, default 20; 0: no limit) and `table.auth_failure_window` (duration,
-///   default 60s): an address answered that many 401s within the window gets 429 until it ends.
-/// - `table.log_level` (default `info`).
+/// here and nowhere else; its type, default and meaning are in
+/// `Sources/TeaBagConfig/Schema/TableKeys.swift` (docs/configuration.md is
+/// written from there).
 import Configuration
 import Foundation
 import Logging
@@ -30,22 +10,23 @@ import TeaBagCore
 import TeaBagServerKit
 
 public struct TableConfiguration: Sendable {
-    public var host = "127.0.0.1"
-    public var port = 4000
-    public var dataDirectory = "data/table"
+    public var host = ConfigSchema.defaultString("table.host")
+    public var port = ConfigSchema.defaultInt("table.port")
+    public var dataDirectory = ConfigSchema.defaultString("table.data")
     public var key: String?
     /// `postgresql://…`, or nil for the SQLite file in the data directory.
     public var database: String?
-    public var databaseConnections = 10
+    public var databaseConnections = ConfigSchema.defaultInt("table.database_connections")
     /// How long a request waits for PostgreSQL before it is answered 503 `ServerError:DatabaseUnavailable`.
-    public var databaseTimeoutMs = 5_000
+    public var databaseTimeoutMs = ConfigSchema.defaultMilliseconds("table.database_timeout")
     public var publicURL: String?
-    public var bodyLimit = 1 << 20
-    public var masterHashRounds = 100_000
-    public var confirmTimeoutMs = 10_000
-    public var idleTimeoutMs = 75_000
-    public var authFailures = FailureLimiter.Settings()
-    public var logLevel: Logger.Level = .info
+    public var bodyLimit = ConfigSchema.defaultInt("table.body_limit")
+    public var masterHashRounds = ConfigSchema.defaultInt("table.master_hash_rounds")
+    public var confirmTimeoutMs = ConfigSchema.defaultInt("table.confirm_timeout_ms")
+    public var idleTimeoutMs = ConfigSchema.defaultMilliseconds("table.idle_timeout")
+    public var authFailures = FailureLimiter.Settings(maxFailures: ConfigSchema.defaultInt("table.auth_failures"),
+                                                      windowMs: ConfigSchema.defaultMilliseconds("table.auth_failure_window"))
+    public var logLevel = Logger.Level(rawValue: ConfigSchema.defaultString("table.log_level"))!
 
     public init() {}
 

@@ -95,3 +95,5 @@ struct FixtureServer: Sendable {
 private final class BoundPort: Sendable {
     let port = Locked<Int?>(nil)
 }
+
+extension FixtureServer: Stoppable {}

@@ -84,40 +84,39 @@ struct SchemathesisTests {
             return
         }
         // No failure limit: the fuzzer sends many requests without credentials on purpose.
-        let d = try await Deployment.start(configureStore: {
+        try await withDeployment(configureStore: {
             $0.authFailures.maxFailures = 0
             $0.longPollDelayMs = 200
         }, configureTable: {
             $0.authFailures.maxFailures = 0
-        })
-        defer { Task { await d.stop() } }
-        let agent = try await RunningAgent.start(d.user)
-        defer { Task { await agent.stop() } }
+        }) { d in
+            try await withAgent(d.user) { agent in
+                // The store and the agent first: fuzzing the table may delete the channel they serve.
+                let store = AttackTally(.fuzzer, test: "schemathesis store")
+                let storeRun = try await Self.run(schemathesis, spec: "store", url: String(d.store.url.dropLast()),
+                                                  arguments: ["--header", "Authorization: Bearer \(d.user.token)"])
+                Self.expectClean(storeRun, "store", tally: store)
+                store.save()
 
-        // The store and the agent first: fuzzing the table may delete the channel they serve.
-        let store = AttackTally(.fuzzer, test: "schemathesis store")
-        let storeRun = try await Self.run(schemathesis, spec: "store", url: String(d.store.url.dropLast()),
-                                          arguments: ["--header", "Authorization: Bearer \(d.user.token)"])
-        Self.expectClean(storeRun, "store", tally: store)
-        store.save()
+                // /v1/watch is an endless SSE stream: no answer ever ends for the fuzzer to check.
+                let agentTally = AttackTally(.fuzzer, test: "schemathesis agent")
+                let agentRun = try await Self.run(schemathesis, spec: "agent", url: String(agent.url.dropLast()),
+                                                  arguments: ["--exclude-path", "/v1/watch"])
+                Self.expectClean(agentRun, "agent", tally: agentTally)
+                agentTally.save()
 
-        // /v1/watch is an endless SSE stream: no answer ever ends for the fuzzer to check.
-        let agentTally = AttackTally(.fuzzer, test: "schemathesis agent")
-        let agentRun = try await Self.run(schemathesis, spec: "agent", url: String(agent.url.dropLast()),
-                                          arguments: ["--exclude-path", "/v1/watch"])
-        Self.expectClean(agentRun, "agent", tally: agentTally)
-        agentTally.save()
-
-        // The table with user 1's master; enrollment apart and without it, so that no
-        // generated store_url is ever called (the suite talks to loopback only).
-        let table = AttackTally(.fuzzer, test: "schemathesis table")
-        let master = "Authorization: Basic " + Data("1:secret".utf8).base64EncodedString()
-        let tableRun = try await Self.run(schemathesis, spec: "table", url: String(d.table.url.dropLast()),
-                                          arguments: ["--header", master, "--exclude-operation-id", "enrollStore"])
-        Self.expectClean(tableRun, "table", tally: table)
-        let enrollRun = try await Self.run(schemathesis, spec: "table", url: String(d.table.url.dropLast()),
-                                           arguments: ["--include-operation-id", "enrollStore"])
-        Self.expectClean(enrollRun, "table enrollment", tally: table)
-        table.save()
+                // The table with user 1's master; enrollment apart and without it, so that no
+                // generated store_url is ever called (the suite talks to loopback only).
+                let table = AttackTally(.fuzzer, test: "schemathesis table")
+                let master = "Authorization: Basic " + Data("1:secret".utf8).base64EncodedString()
+                let tableRun = try await Self.run(schemathesis, spec: "table", url: String(d.table.url.dropLast()),
+                                                  arguments: ["--header", master, "--exclude-operation-id", "enrollStore"])
+                Self.expectClean(tableRun, "table", tally: table)
+                let enrollRun = try await Self.run(schemathesis, spec: "table", url: String(d.table.url.dropLast()),
+                                                   arguments: ["--include-operation-id", "enrollStore"])
+                Self.expectClean(enrollRun, "table enrollment", tally: table)
+                table.save()
+            }
+        }
     }
 }

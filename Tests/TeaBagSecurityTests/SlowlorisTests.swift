@@ -48,53 +48,53 @@ struct SlowlorisTests {
 
     @Test("while slow connections trickle header bytes, normal requests are still answered promptly, and the slow ones are closed by the idle timeout")
     func slowloris() async throws {
-        let d = try await ShortIdleDeployment.start(idleTimeoutMs: 1_500, agent: true)
-        defer { Task { await d.stop() } }
-        let agent = d.agent!
-        let tally = AttackTally(.slowloris, test: "slowloris")
-        let ports = [d.tablePort, d.storePort, agent.port]
-        let requests: [(String, @Sendable () async throws -> HTTPAnswer)] = [
-            ("table", { try await fresh(.GET, d.table.url + "user/1/table?session_token=\(d.session)") }),
-            ("store", { try await fresh(.GET, d.storeUserURL + "oplog?type=counter&path=/slow&store_token=\(d.token)") }),
-            ("agent", { try await fresh(.GET, agent.url + "v1/status") }),
-        ]
-        // Before the attack, for a bound that holds on a machine busy with other suites too:
-        // 2 s more than the slowest of these.
-        var slowest = Duration.zero
-        for (name, request) in requests {
-            let start = ContinuousClock.now
-            let answer = try await request()
-            slowest = max(slowest, ContinuousClock.now - start)
-            #expect(answer.status == 200, "\(name) before the attack: \(answer.text)")
-        }
-        let bound = Duration.seconds(2) + slowest
-        try await d.expectUnchanged(tally, "slowloris") {
-            let attack = Task { try await onThread { try Self.trickle(ports: ports, count: Self.connections, seconds: 8) } }
-            try await Task.sleep(for: .milliseconds(300))
-            // While every slow connection is open: each request answered (a starved server
-            // would hang them), and their median within the bound (one request on a machine
-            // running other suites too may stall for a moment; a median does not).
-            var latencies: [Duration] = []
-            for round in 0..<5 {
-                for (name, request) in requests {
-                    let start = ContinuousClock.now
-                    let answer = try await request()
-                    let elapsed = ContinuousClock.now - start
-                    latencies.append(elapsed)
-                    #expect(answer.status == 200, "\(name) round \(round): \(answer.text)")
-                    #expect(elapsed < .seconds(10), "\(name) round \(round) took \(elapsed) under slowloris")
+        try await withShortIdleDeployment(idleTimeoutMs: 1_500, agent: true) { d in
+            let agent = d.agent!
+            let tally = AttackTally(.slowloris, test: "slowloris")
+            let ports = [d.tablePort, d.storePort, agent.port]
+            let requests: [(String, @Sendable () async throws -> HTTPAnswer)] = [
+                ("table", { try await fresh(.GET, d.table.url + "user/1/table?session_token=\(d.session)") }),
+                ("store", { try await fresh(.GET, d.storeUserURL + "oplog?type=counter&path=/slow&store_token=\(d.token)") }),
+                ("agent", { try await fresh(.GET, agent.url + "v1/status") }),
+            ]
+            // Before the attack, for a bound that holds on a machine busy with other suites too:
+            // 2 s more than the slowest of these.
+            var slowest = Duration.zero
+            for (name, request) in requests {
+                let start = ContinuousClock.now
+                let answer = try await request()
+                slowest = max(slowest, ContinuousClock.now - start)
+                #expect(answer.status == 200, "\(name) before the attack: \(answer.text)")
+            }
+            let bound = Duration.seconds(2) + slowest
+            try await d.expectUnchanged(tally, "slowloris") {
+                let attack = Task { try await onThread { try Self.trickle(ports: ports, count: Self.connections, seconds: 8) } }
+                try await Task.sleep(for: .milliseconds(300))
+                // While every slow connection is open: each request answered (a starved server
+                // would hang them), and their median within the bound (one request on a machine
+                // running other suites too may stall for a moment; a median does not).
+                var latencies: [Duration] = []
+                for round in 0..<5 {
+                    for (name, request) in requests {
+                        let start = ContinuousClock.now
+                        let answer = try await request()
+                        let elapsed = ContinuousClock.now - start
+                        latencies.append(elapsed)
+                        #expect(answer.status == 200, "\(name) round \(round): \(answer.text)")
+                        #expect(elapsed < .seconds(10), "\(name) round \(round) took \(elapsed) under slowloris")
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
                 }
-                try await Task.sleep(for: .milliseconds(100))
+                let median = latencies.sorted()[latencies.count / 2]
+                #expect(median < bound, "the median request took \(median) under slowloris (bound \(bound)): \(latencies)")
+                let closed = try await attack.value
+                for port in ports {
+                    let count = closed[port] ?? 0
+                    #expect(count == Self.connections, "port \(port): \(count) of \(Self.connections) slow connections closed by the idle timeout")
+                    for index in 0..<Self.connections { tally.record(refused: index < count) }
+                }
             }
-            let median = latencies.sorted()[latencies.count / 2]
-            #expect(median < bound, "the median request took \(median) under slowloris (bound \(bound)): \(latencies)")
-            let closed = try await attack.value
-            for port in ports {
-                let count = closed[port] ?? 0
-                #expect(count == Self.connections, "port \(port): \(count) of \(Self.connections) slow connections closed by the idle timeout")
-                for index in 0..<Self.connections { tally.record(refused: index < count) }
-            }
+            tally.save()
         }
-        tally.save()
     }
 }

@@ -27,69 +27,69 @@ struct StalledListenerTests {
     func stalledListenersAreCutOff() async throws {
         let directory = try temporaryDirectory("stalled")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let table = try await startTable(data: directory + "/table")
-        defer { Task { await table.stop() } }
-        try await Enrollment.createUser(tableURL: table.url)
+        try await withTable(data: directory + "/table") { table in
+            try await Enrollment.createUser(tableURL: table.url)
 
-        var stores: [(process: TeaBagProcess, url: String, port: Int)] = []
-        defer { for store in stores { store.process.kill9() } }
-        for name in ["stalled", "control"] {
-            let process = try TeaBagProcess(["store", "--port", "0", "--data", directory + "/" + name, "--key", testStoreKey,
-                                             "--plugins", Repository.plugins], directory: directory)
-            stores.append((process, "", 0))
-            let url = try #require(try await process.waitUntilListening("store"), "\(process.stderr)") + "/"
-            stores[stores.count - 1] = (process, url, URL(string: url)!.port!)
-            try await Enrollment.enroll(tableURL: table.url, storeURL: url)
-        }
-        let (stalled, control) = (stores[0], stores[1])
-        func token(_ storeURL: String) async throws -> String {
-            let session = try await Enrollment.session(tableURL: table.url)
-            return try await Enrollment.storeToken(tableURL: table.url, session: session, storeUserURL: storeURL + "user/1/")
-        }
-        let firstSight = try await token(stalled.url)
-        let checked = try await token(stalled.url)
-        #expect(try await StoreClient(userURL: stalled.url + "user/1/", token: checked).oplog("blob", "/b").status == 200)
-        let pushers = [try await token(stalled.url), try await token(control.url)]
-
-        let listeners = try [firstSight, checked].map { token in
-            let connection = try RawConnection(port: stalled.port, timeout: 5)
-            connection.send(requestHead("GET", "/user/1/oplog/stream?store_token=\(token)", headers: [("Accept", "text/event-stream")]))
-            return connection
-        }
-        for (index, listener) in listeners.enumerated() {
-            #expect(Self.answered(listener, within: 10), "listener \(index): no answer to the stream request")
-        }
-
-        let filler = String(repeating: "x", count: Self.opBytes)
-        let date = nowMs()
-        for batch in 0..<Self.batches {
-            let ops = (0..<Self.opsPerBatch).map { index in
-                #"{"type":"blob","path":"/b","op":{"date":\#(date + Int64(batch)),"sha":"s\#(batch)-\#(index)","payload":"\#(filler)"}}"#
+            var stores: [(process: TeaBagProcess, url: String, port: Int)] = []
+            defer { for store in stores { store.process.kill9() } }
+            for name in ["stalled", "control"] {
+                let process = try TeaBagProcess(["store", "--port", "0", "--data", directory + "/" + name, "--key", testStoreKey,
+                                                 "--plugins", Repository.plugins], directory: directory)
+                stores.append((process, "", 0))
+                let url = try #require(try await process.waitUntilListening("store"), "\(process.stderr)") + "/"
+                stores[stores.count - 1] = (process, url, URL(string: url)!.port!)
+                try await Enrollment.enroll(tableURL: table.url, storeURL: url)
             }
-            let body = Array(#"{"ops":[\#(ops.joined(separator: ","))]}"#.utf8)
-            for (store, token) in zip([stalled, control], pushers) {
-                let answer = try await HTTP.request(.POST, store.url + "user/1/oplog/batch?store_token=\(token)",
-                                                    headers: [("Content-Type", "application/json")], body: body, timeout: .seconds(30))
-                #expect(answer.status == 200, "batch \(batch): \(answer.status) \(answer.text.prefix(300))")
+            let (stalled, control) = (stores[0], stores[1])
+            func token(_ storeURL: String) async throws -> String {
+                let session = try await Enrollment.session(tableURL: table.url)
+                return try await Enrollment.storeToken(tableURL: table.url, session: session, storeUserURL: storeURL + "user/1/")
             }
-        }
-        // What the stores hold once they have sent what they could.
-        try await Task.sleep(for: .seconds(1))
-        let held = try Self.anonymousBytes(pid: stalled.process.pid), baseline = try Self.anonymousBytes(pid: control.process.pid)
-        print("stalled listeners: RssAnon \(held >> 20) MiB, the control's \(baseline >> 20) MiB")
-        #expect(held - baseline < Self.bound,
-                "the store with stalled listeners holds \((held - baseline) >> 20) MiB more than one without (bound \(Self.bound >> 20) MiB)")
+            let firstSight = try await token(stalled.url)
+            let checked = try await token(stalled.url)
+            #expect(try await StoreClient(userURL: stalled.url + "user/1/", token: checked).oplog("blob", "/b").status == 200)
+            let pushers = [try await token(stalled.url), try await token(control.url)]
 
-        // Reading now: each listener gets what was on its way, then the end —
-        // far less than was pushed: it was cut off.
-        let pushed = Self.opBytes * Self.opsPerBatch * Self.batches
-        for (index, listener) in listeners.enumerated() {
-            listener.setTimeout(5)
-            let fd = listener.fd
-            let (bytes, ended) = try await onThread { Self.drain(fd) }
-            print("stalled listener \(index): read \(bytes >> 20) MiB of \(pushed >> 20) MiB, then \(ended ? "the end" : "nothing")")
-            #expect(ended, "listener \(index) was not cut off: \(bytes >> 20) MiB read and the stream still open")
-            #expect(bytes < pushed / 2, "listener \(index) read \(bytes >> 20) MiB of the \(pushed >> 20) MiB pushed")
+            let listeners = try [firstSight, checked].map { token in
+                let connection = try RawConnection(port: stalled.port, timeout: 5)
+                connection.send(requestHead("GET", "/user/1/oplog/stream?store_token=\(token)", headers: [("Accept", "text/event-stream")]))
+                return connection
+            }
+            for (index, listener) in listeners.enumerated() {
+                #expect(Self.answered(listener, within: 10), "listener \(index): no answer to the stream request")
+            }
+
+            let filler = String(repeating: "x", count: Self.opBytes)
+            let date = nowMs()
+            for batch in 0..<Self.batches {
+                let ops = (0..<Self.opsPerBatch).map { index in
+                    #"{"type":"blob","path":"/b","op":{"date":\#(date + Int64(batch)),"sha":"s\#(batch)-\#(index)","payload":"\#(filler)"}}"#
+                }
+                let body = Array(#"{"ops":[\#(ops.joined(separator: ","))]}"#.utf8)
+                for (store, token) in zip([stalled, control], pushers) {
+                    let answer = try await HTTP.request(.POST, store.url + "user/1/oplog/batch?store_token=\(token)",
+                                                        headers: [("Content-Type", "application/json")], body: body, timeout: .seconds(30))
+                    #expect(answer.status == 200, "batch \(batch): \(answer.status) \(answer.text.prefix(300))")
+                }
+            }
+            // What the stores hold once they have sent what they could.
+            try await Task.sleep(for: .seconds(1))
+            let held = try Self.anonymousBytes(pid: stalled.process.pid), baseline = try Self.anonymousBytes(pid: control.process.pid)
+            print("stalled listeners: RssAnon \(held >> 20) MiB, the control's \(baseline >> 20) MiB")
+            #expect(held - baseline < Self.bound,
+                    "the store with stalled listeners holds \((held - baseline) >> 20) MiB more than one without (bound \(Self.bound >> 20) MiB)")
+
+            // Reading now: each listener gets what was on its way, then the end —
+            // far less than was pushed: it was cut off.
+            let pushed = Self.opBytes * Self.opsPerBatch * Self.batches
+            for (index, listener) in listeners.enumerated() {
+                listener.setTimeout(5)
+                let fd = listener.fd
+                let (bytes, ended) = try await onThread { Self.drain(fd) }
+                print("stalled listener \(index): read \(bytes >> 20) MiB of \(pushed >> 20) MiB, then \(ended ? "the end" : "nothing")")
+                #expect(ended, "listener \(index) was not cut off: \(bytes >> 20) MiB read and the stream still open")
+                #expect(bytes < pushed / 2, "listener \(index) read \(bytes >> 20) MiB of the \(pushed >> 20) MiB pushed")
+            }
         }
     }
 

@@ -42,45 +42,45 @@ struct SchemaMigrationTests {
 
     @Test("an old data directory opens: the same oplogs and values, streams resume from old ids, pushes go on")
     func migrates() async throws {
-        let u = try await EnrolledUser.start()
-        defer { Task { await u.stop() } }
-        await u.store.stop()
-        // The enrolled store's directory, replaced by one in the first schema.
-        let data = try temporaryDirectory("teabag-migration")
-        let base = Op(date: 5, sha: "b5", body: .value(10), covers: ["n": 1])
-        let ops = [Op(date: 6, sha: "p6", body: .payload(2), node: "n", seq: 2),
-                   Op(date: 9, sha: "p9", body: .payload(3), node: "n", seq: 3)]
-        try Self.writeFirstSchema(data: data, tableURL: u.table.url + "user/1/", storeID: Enrollment.storeID(u.store.userURL(1)),
-                                  type: "counter", path: "/m", base: base, ops: ops, value: 15)
+        try await withEnrolledUser { u in
+            await u.store.stop()
+            // The enrolled store's directory, replaced by one in the first schema.
+            let data = try temporaryDirectory("teabag-migration")
+            let base = Op(date: 5, sha: "b5", body: .value(10), covers: ["n": 1])
+            let ops = [Op(date: 6, sha: "p6", body: .payload(2), node: "n", seq: 2),
+                       Op(date: 9, sha: "p9", body: .payload(3), node: "n", seq: 3)]
+            try Self.writeFirstSchema(data: data, tableURL: u.table.url + "user/1/", storeID: Enrollment.storeID(u.store.userURL(1)),
+                                      type: "counter", path: "/m", base: base, ops: ops, value: 15)
 
-        let store = try await startStore(data: data)
-        defer { Task { await store.stop() } }
-        let c = StoreClient(userURL: store.userURL(1), token: u.tokens[0])
-        #expect(try await c.ops("counter", "/m") == [base.json] + ops.map(\.json))
-        let value = try await c.value("counter", "/m")
-        // Folded again: the stored value's version is not this reducer's.
-        #expect(value.json?["value"] == 15)
-        // The old tables are gone; the log holds the base and the ops.
-        let rows = try await store.server.service.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM log") }
-        #expect(rows == 3)
-        let tables = try await store.server.service.pool.read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('ops', 'events')")
+            try await withStore(data: data) { store in
+                let c = StoreClient(userURL: store.userURL(1), token: u.tokens[0])
+                #expect(try await c.ops("counter", "/m") == [base.json] + ops.map(\.json))
+                let value = try await c.value("counter", "/m")
+                // Folded again: the stored value's version is not this reducer's.
+                #expect(value.json?["value"] == 15)
+                // The old tables are gone; the log holds the base and the ops.
+                let rows = try await store.server.service.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM log") }
+                #expect(rows == 3)
+                let tables = try await store.server.service.pool.read { db in
+                    try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('ops', 'events')")
+                }
+                #expect(tables.isEmpty)
+
+                // A client that had seen old event 2 resumes: the whole log again (never a gap), no resync.
+                let resumed = try await c.events(lastEventID: "2")
+                defer { resumed.close() }
+                let replay = try await resumed.next(3)
+                #expect(replay.allSatisfy { $0.event == nil })
+                #expect(try replay.map { try JSON.parse(try #require($0.data))["op"]?["sha"] } == ["b5", "p6", "p9"])
+
+                // Pushes go on, streamed with ids above the migrated ones.
+                let op = payloadOp(20, "p20", 1, node: "n", seq: 4)
+                #expect(try await c.push("counter", "/m", op).isAccepted)
+                let live = try #require(try await resumed.next())
+                #expect(Int64(try #require(live.id))! > Int64(try #require(replay.last?.id))!)
+                #expect(try await c.ops("counter", "/m") == [base.json] + ops.map(\.json) + [op])
+                #expect(try await c.value("counter", "/m").json?["value"] == 16)
+            }
         }
-        #expect(tables.isEmpty)
-
-        // A client that had seen old event 2 resumes: the whole log again (never a gap), no resync.
-        let resumed = try await c.events(lastEventID: "2")
-        defer { resumed.close() }
-        let replay = try await resumed.next(3)
-        #expect(replay.allSatisfy { $0.event == nil })
-        #expect(try replay.map { try JSON.parse(try #require($0.data))["op"]?["sha"] } == ["b5", "p6", "p9"])
-
-        // Pushes go on, streamed with ids above the migrated ones.
-        let op = payloadOp(20, "p20", 1, node: "n", seq: 4)
-        #expect(try await c.push("counter", "/m", op).isAccepted)
-        let live = try #require(try await resumed.next())
-        #expect(Int64(try #require(live.id))! > Int64(try #require(replay.last?.id))!)
-        #expect(try await c.ops("counter", "/m") == [base.json] + ops.map(\.json) + [op])
-        #expect(try await c.value("counter", "/m").json?["value"] == 16)
     }
 }

@@ -33,64 +33,67 @@ struct CreationLoadTests {
     @Test("16 clients opening 640 sessions of one user in one millisecond get 640 sessions", arguments: TableBackend.allCases)
     func sessionsInOneMillisecond(backend: TableBackend) async throws {
         let clock = ManualClock()
-        let t = try await TableFixture.start(backend, clock: clock)
-        defer { Task { await t.stop() } }
-        let answers = try await Self.load(clients: 16, requests: 640) { i in
-            try await t.get("user/1/session/new?master=secret&timeout=60000&description=d\(i)")
+        try await withStarted({ try await TableFixture.start(backend, clock: clock) }) { t in
+            let answers = try await Self.load(clients: 16, requests: 640) { i in
+                try await t.get("user/1/session/new?master=secret&timeout=60000&description=d\(i)")
+            }
+            Self.expectNo5xx(answers, "session/new")
+            let tokens = Set(answers.compactMap { $0.json?["session_token"]?.stringValue })
+            #expect(tokens.count == 640)
+            let listed = try #require(try await t.get("user/1/session/all?master=secret").json?.arrayValue)
+            #expect(Set(listed.compactMap { $0["session_token"]?.stringValue }) == tokens)
+            #expect(Set(listed.compactMap { $0["description"]?.stringValue }).count == 640)
+            for token in tokens.prefix(20) { #expect(try await t.get("user/1/session/check/\(token)").isOK) }
         }
-        Self.expectNo5xx(answers, "session/new")
-        let tokens = Set(answers.compactMap { $0.json?["session_token"]?.stringValue })
-        #expect(tokens.count == 640)
-        let listed = try #require(try await t.get("user/1/session/all?master=secret").json?.arrayValue)
-        #expect(Set(listed.compactMap { $0["session_token"]?.stringValue }) == tokens)
-        #expect(Set(listed.compactMap { $0["description"]?.stringValue }).count == 640)
-        for token in tokens.prefix(20) { #expect(try await t.get("user/1/session/check/\(token)").isOK) }
     }
 
     @Test("16 clients creating users and setting masters: every one lands", arguments: TableBackend.allCases)
     func users(backend: TableBackend) async throws {
-        let t = try await TableFixture.start(backend)
-        defer { Task { await t.stop() } }
-        let created = try await Self.load(clients: 16, requests: 64) { i in try await t.admin(.PUT, "admin/user/\(100 + i)/master/m\(i)") }
-        Self.expectNo5xx(created, "new users")
-        let same = try await Self.load(clients: 16, requests: 32) { i in try await t.admin(.PUT, "admin/user/2/master/m\(i % 2)") }
-        Self.expectNo5xx(same, "one user's master")
-        for i in [0, 31, 63] { #expect(try await t.get("user/\(100 + i)/session/new?master=m\(i)&timeout=5000").status == 200) }
+        try await withStarted({ try await TableFixture.start(backend) }) { t in
+            let created = try await Self.load(clients: 16, requests: 64) { i in try await t.admin(.PUT, "admin/user/\(100 + i)/master/m\(i)") }
+            Self.expectNo5xx(created, "new users")
+            let same = try await Self.load(clients: 16, requests: 32) { i in try await t.admin(.PUT, "admin/user/2/master/m\(i % 2)") }
+            Self.expectNo5xx(same, "one user's master")
+            for i in [0, 31, 63] { #expect(try await t.get("user/\(100 + i)/session/new?master=m\(i)&timeout=5000").status == 200) }
+        }
     }
 
     @Test("8 clients enrolling stores in 40 channels of one user: all land", arguments: TableBackend.allCases)
     func enrollment(backend: TableBackend) async throws {
-        let t = try await TableFixture.start(backend)
-        let stores = [try await TestStore(.accept), try await TestStore(.accept)]
-        defer { Task { for store in stores { await store.stop() }; await t.stop() } }
-        let enrolled = try await Self.load(clients: 8, requests: 40) { i in
-            try await t.enroll(channel: "c\(i / 2)", store: stores[i % 2])
+        try await withStarted({ try await TableFixture.start(backend) }) { t in
+            try await withStarted(all: [{ try await TestStore(.accept) }, { try await TestStore(.accept) }]) { stores in
+                let enrolled = try await Self.load(clients: 8, requests: 40) { i in
+                    try await t.enroll(channel: "c\(i / 2)", store: stores[i % 2])
+                }
+                Self.expectNo5xx(enrolled, "enrollment")
+                let table = try #require(try await t.get("user/1/table?master=secret").json?.objectValue)
+                #expect(table.count == 20)
+                #expect(table.values.allSatisfy { $0.objectValue?.count == 2 })
+            }
         }
-        Self.expectNo5xx(enrolled, "enrollment")
-        let table = try #require(try await t.get("user/1/table?master=secret").json?.objectValue)
-        #expect(table.count == 20)
-        #expect(table.values.allSatisfy { $0.objectValue?.count == 2 })
     }
 
     @Test("16 clients taking enrollment codes from a real store and enrolling with them: no 5xx", arguments: TableBackend.allCases)
     func enrollmentWithRealStore(backend: TableBackend) async throws {
-        let t = try await TableFixture.start(backend)
-        let storeData = try temporaryDirectory("store")
-        let store = try await startStore(data: storeData)
-        defer { Task { await store.stop(); await t.stop(); try? FileManager.default.removeItem(atPath: storeData) } }
-        let admin = [HTTP.basic("admin", store.key)]
-        #expect(try await HTTP.request(.PUT, store.url + "admin/user/1", headers: admin).isOK)
+        try await withStarted({ try await TableFixture.start(backend) }) { t in
+            let storeData = try temporaryDirectory("store")
+            defer { try? FileManager.default.removeItem(atPath: storeData) }
+            try await withStore(data: storeData) { store in
+                let admin = [HTTP.basic("admin", store.key)]
+                #expect(try await HTTP.request(.PUT, store.url + "admin/user/1", headers: admin).isOK)
 
-        let codes = try await Self.load(clients: 16, requests: 64) { _ in try await HTTP.get(store.url + "admin/user/1/code", headers: admin) }
-        Self.expectNo5xx(codes, "store codes")
-        // Codes asked for in one millisecond differ too (each is single use).
-        #expect(Set(codes.compactMap { $0["code"] }).count == 64)
-        let enrolled = try await Self.load(clients: 8, requests: 24) { i in
-            let code = try await HTTP.get(store.url + "admin/user/1/code", headers: admin)["code"] ?? ""
-            return try await Enrollment.post(tableURL: t.url, storeUserURL: store.userURL(1), code: code, channel: "c\(i)")
+                let codes = try await Self.load(clients: 16, requests: 64) { _ in try await HTTP.get(store.url + "admin/user/1/code", headers: admin) }
+                Self.expectNo5xx(codes, "store codes")
+                // Codes asked for in one millisecond differ too (each is single use).
+                #expect(Set(codes.compactMap { $0["code"] }).count == 64)
+                let enrolled = try await Self.load(clients: 8, requests: 24) { i in
+                    let code = try await HTTP.get(store.url + "admin/user/1/code", headers: admin)["code"] ?? ""
+                    return try await Enrollment.post(tableURL: t.url, storeUserURL: store.userURL(1), code: code, channel: "c\(i)")
+                }
+                #expect(enrolled.allSatisfy { $0.status < 500 }, "\(enrolled.filter { $0.status >= 500 }.map(\.text))")
+                #expect(try await t.get("user/1/table?master=secret").json?.objectValue?.count == enrolled.filter { $0.status == 200 }.count)
+            }
         }
-        #expect(enrolled.allSatisfy { $0.status < 500 }, "\(enrolled.filter { $0.status >= 500 }.map(\.text))")
-        #expect(try await t.get("user/1/table?master=secret").json?.objectValue?.count == enrolled.filter { $0.status == 200 }.count)
     }
 }
 

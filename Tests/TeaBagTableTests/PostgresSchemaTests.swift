@@ -12,14 +12,16 @@ struct PostgresSchemaTests {
     func concurrentStart() async throws {
         let cluster = try await PostgresCluster.shared()
         let database = try cluster.createDatabase()
-        async let a = TableFixture.start(.postgres, database: database, createUser: false)
-        async let b = TableFixture.start(.postgres, database: database, createUser: false)
-        async let c = TableFixture.start(.postgres, database: database, createUser: false)
-        let tables = try await [a, b, c]
-        defer { Task { for t in tables { await t.stop() } } }
-        #expect(try await tables[0].admin(.PUT, "admin/user/1/master/secret").isOK)
-        for t in tables { #expect(try await t.get("user/1/session/new?master=secret&timeout=5000").status == 200) }
-        #expect(try cluster.psql(database, "SELECT string_agg(version::text, ',' ORDER BY version) FROM table_schema_versions") == "1")
+        try await withStarted({ () async throws -> [TableFixture] in
+            async let a = TableFixture.start(.postgres, database: database, createUser: false)
+            async let b = TableFixture.start(.postgres, database: database, createUser: false)
+            async let c = TableFixture.start(.postgres, database: database, createUser: false)
+            return try await [a, b, c]
+        }) { (tables: [TableFixture]) async throws in
+            #expect(try await tables[0].admin(.PUT, "admin/user/1/master/secret").isOK)
+            for t in tables { #expect(try await t.get("user/1/session/new?master=secret&timeout=5000").status == 200) }
+            #expect(try cluster.psql(database, "SELECT string_agg(version::text, ',' ORDER BY version) FROM table_schema_versions") == "1")
+        }
     }
 
     @Test("a database whose schema is newer than this teabag: 503, nothing written")
@@ -29,12 +31,12 @@ struct PostgresSchemaTests {
         let database = try #require(first.database)
         await first.stop()
         try _ = cluster.psql(database, "INSERT INTO table_schema_versions (version) VALUES (99)")
-        let t = try await TableFixture.start(.postgres, database: database, createUser: false, configure: { $0.databaseTimeoutMs = 5_000 })
-        defer { Task { await t.stop() } }
-        let answer = try await t.admin(.PUT, "admin/user/2/master/two")
-        #expect(answer.status == 503)
-        #expect(answer.errorName == "ServerError:DatabaseUnavailable")
-        #expect(answer.json?["error"]?["message"]?.stringValue?.contains("version 99, newer than this teabag knows") == true, "\(answer.text)")
-        #expect(try cluster.psql(database, "SELECT count(*) FROM table_users WHERE id = 2") == "0")
+        try await withStarted({ try await TableFixture.start(.postgres, database: database, createUser: false, configure: { $0.databaseTimeoutMs = 5_000 }) }) { t in
+            let answer = try await t.admin(.PUT, "admin/user/2/master/two")
+            #expect(answer.status == 503)
+            #expect(answer.errorName == "ServerError:DatabaseUnavailable")
+            #expect(answer.json?["error"]?["message"]?.stringValue?.contains("version 99, newer than this teabag knows") == true, "\(answer.text)")
+            #expect(try cluster.psql(database, "SELECT count(*) FROM table_users WHERE id = 2") == "0")
+        }
     }
 }

@@ -136,3 +136,6 @@ final class TestStore: Sendable {
         await running?.stop()
     }
 }
+
+extension TableFixture: Stoppable {}
+extension TestStore: Stoppable {}

@@ -10,91 +10,94 @@ import TeaBagTestSupport
 
 @Suite("Table: two instances over one PostgreSQL")
 struct TwoInstanceTests {
-    /// Instance `a` creates user 1; `b` shares its database, key and clock.
-    static func pair(clock: ManualClock = ManualClock()) async throws -> (TableFixture, TableFixture) {
-        let a = try await TableFixture.start(.postgres, clock: clock)
-        let b = try await TableFixture.start(.postgres, database: a.database, clock: clock, createUser: false)
-        return (a, b)
+    /// Instance `a` creates user 1; `b` shares its database, key and clock. Both stop when `body` ends.
+    static func withPair(clock: ManualClock = ManualClock(), _ body: (TableFixture, TableFixture) async throws -> Void) async throws {
+        try await withStarted({ try await TableFixture.start(.postgres, clock: clock) }) { a in
+            try await withStarted({ try await TableFixture.start(.postgres, database: a.database, clock: clock, createUser: false) }) { b in
+                try await body(a, b)
+            }
+        }
     }
 
     @Test("a session opened on one is checked on the other; revoked on either, refused by both at once")
     func revocation() async throws {
-        let (a, b) = try await Self.pair()
-        defer { Task { await a.stop(); await b.stop() } }
-        let first = try await a.newSession(description: "laptop")
-        let second = try await b.newSession(description: "phone")
-        #expect(try await b.get("user/1/session/check/\(first)").isOK)
-        #expect(try await a.get("user/1/session/check/\(second)").isOK)
-        for t in [a, b] {
-            #expect(try await t.get("user/1/session/all?master=secret").json?.arrayValue?.compactMap { $0["description"]?.stringValue } == ["laptop", "phone"])
+        try await Self.withPair { a, b in
+            let first = try await a.newSession(description: "laptop")
+            let second = try await b.newSession(description: "phone")
+            #expect(try await b.get("user/1/session/check/\(first)").isOK)
+            #expect(try await a.get("user/1/session/check/\(second)").isOK)
+            for t in [a, b] {
+                #expect(try await t.get("user/1/session/all?master=secret").json?.arrayValue?.compactMap { $0["description"]?.stringValue } == ["laptop", "phone"])
+            }
+            // Both instances have the token verified and cached; the revoke on `b` must still win on `a` with no delay.
+            #expect(try await b.delete("user/1/session/\(first)").isOK)
+            let refused = try await a.get("user/1/session/check/\(first)")
+            #expect(refused.status == 403)
+            #expect(refused.errorName == "UtilityError:InvalidSessionToken")
+            #expect(try await a.get("user/1/table", headers: [HTTP.bearer(first)]).status == 403)
+            #expect(try await a.get("user/1/session/check/\(second)").isOK)
         }
-        // Both instances have the token verified and cached; the revoke on `b` must still win on `a` with no delay.
-        #expect(try await b.delete("user/1/session/\(first)").isOK)
-        let refused = try await a.get("user/1/session/check/\(first)")
-        #expect(refused.status == 403)
-        #expect(refused.errorName == "UtilityError:InvalidSessionToken")
-        #expect(try await a.get("user/1/table", headers: [HTTP.bearer(first)]).status == 403)
-        #expect(try await a.get("user/1/session/check/\(second)").isOK)
     }
 
     @Test("the sliding timeout slides on whichever instance is asked")
     func slidingAcrossInstances() async throws {
         let clock = ManualClock()
-        let (a, b) = try await Self.pair(clock: clock)
-        defer { Task { await a.stop(); await b.stop() } }
-        let token = try await a.newSession(timeout: 1_000)
-        for step in 0..<6 {
-            clock.advance(ms: 900)
-            #expect(try await (step.isMultiple(of: 2) ? b : a).get("user/1/session/check/\(token)").isOK, "step \(step)")
+        try await Self.withPair(clock: clock) { a, b in
+            let token = try await a.newSession(timeout: 1_000)
+            for step in 0..<6 {
+                clock.advance(ms: 900)
+                #expect(try await (step.isMultiple(of: 2) ? b : a).get("user/1/session/check/\(token)").isOK, "step \(step)")
+            }
+            clock.advance(ms: 1_001)
+            #expect(try await a.get("user/1/session/check/\(token)").status == 403)
+            #expect(try await b.get("user/1/session/check/\(token)").status == 403)
         }
-        clock.advance(ms: 1_001)
-        #expect(try await a.get("user/1/session/check/\(token)").status == 403)
-        #expect(try await b.get("user/1/session/check/\(token)").status == 403)
     }
 
     @Test("a new master set on one instance locks the old master and its sessions out of the other")
     func newMaster() async throws {
-        let (a, b) = try await Self.pair()
-        defer { Task { await a.stop(); await b.stop() } }
-        let token = try await a.newSession()
-        #expect(try await b.get("user/1/session/all?master=secret").status == 200)  // b has verified the old master
-        #expect(try await a.admin(.PUT, "admin/user/1/master/other").isOK)
-        #expect(try await b.get("user/1/session/all?master=secret").status == 401)
-        #expect(try await b.get("user/1/session/check/\(token)").status == 403)
-        #expect(try await b.get("user/1/session/all?master=other").json == [])
-        #expect(try await b.admin(.PUT, "admin/user/9/master/nine").isOK)
-        #expect(try await a.get("user/9/session/new?master=nine&timeout=5000").status == 200)
+        try await Self.withPair { a, b in
+            let token = try await a.newSession()
+            #expect(try await b.get("user/1/session/all?master=secret").status == 200)  // b has verified the old master
+            #expect(try await a.admin(.PUT, "admin/user/1/master/other").isOK)
+            #expect(try await b.get("user/1/session/all?master=secret").status == 401)
+            #expect(try await b.get("user/1/session/check/\(token)").status == 403)
+            #expect(try await b.get("user/1/session/all?master=other").json == [])
+            #expect(try await b.admin(.PUT, "admin/user/9/master/nine").isOK)
+            #expect(try await a.get("user/9/session/new?master=nine&timeout=5000").status == 200)
+        }
     }
 
     @Test("enrollment on one instance, store tokens from the other, removal on either: the checks agree")
     func mountTables() async throws {
-        let (a, b) = try await Self.pair()
-        let store = try await TestStore(.accept)
-        defer { Task { await store.stop(); await a.stop(); await b.stop() } }
-        let session = try await a.newSession()
-        // `b` caches nothing about user 1's stores yet… then learns there are none.
-        #expect(try await b.get("user/1/table?master=secret").json == [:])
-        #expect(try await a.enroll(channel: "main", store: store).status == 200)
-        let storeID = Digest.sha256Hex(Array(store.userURL(1).utf8))
-        let storeToken = try #require(try await b.get("user/1/table?session_token=\(session)").json?["main"]?[storeID]?["store_token"]?.stringValue)
-        #expect(try await a.get("user/1/table/check/\(storeToken)").isOK)
-        #expect(try await b.get("user/1/table/check/\(storeToken)").isOK)
-        #expect(try await b.delete("user/1/table/main/store/\(storeID)?master=secret").isOK)
-        #expect(try await a.get("user/1/table/check/\(storeToken)").status == 403)
-        #expect(try await a.get("user/1/table?master=secret").json == [:])
+        try await Self.withPair { a, b in
+            try await withStarted({ try await TestStore(.accept) }) { store in
+                let session = try await a.newSession()
+                // `b` caches nothing about user 1's stores yet… then learns there are none.
+                #expect(try await b.get("user/1/table?master=secret").json == [:])
+                #expect(try await a.enroll(channel: "main", store: store).status == 200)
+                let storeID = Digest.sha256Hex(Array(store.userURL(1).utf8))
+                let storeToken = try #require(try await b.get("user/1/table?session_token=\(session)").json?["main"]?[storeID]?["store_token"]?.stringValue)
+                #expect(try await a.get("user/1/table/check/\(storeToken)").isOK)
+                #expect(try await b.get("user/1/table/check/\(storeToken)").isOK)
+                #expect(try await b.delete("user/1/table/main/store/\(storeID)?master=secret").isOK)
+                #expect(try await a.get("user/1/table/check/\(storeToken)").status == 403)
+                #expect(try await a.get("user/1/table?master=secret").json == [:])
+            }
+        }
     }
 
     @Test("sessions opened on both instances at once, in one millisecond, are all distinct")
     func concurrentSessions() async throws {
-        let (a, b) = try await Self.pair()
-        defer { Task { await a.stop(); await b.stop() } }
-        let answers = try await CreationLoadTests.load(clients: 16, requests: 320) { i in
-            try await (i.isMultiple(of: 2) ? a : b).get("user/1/session/new?master=secret&timeout=60000")
+        try await Self.withPair { a, b in
+            let answers = try await CreationLoadTests.load(clients: 16, requests: 320) { i in
+                try await (i.isMultiple(of: 2) ? a : b).get("user/1/session/new?master=secret&timeout=60000")
+            }
+            CreationLoadTests.expectNo5xx(answers, "session/new on two instances")
+            let tokens = Set(answers.compactMap { $0.json?["session_token"]?.stringValue })
+            #expect(tokens.count == 320)
+            #expect(try await b.get("user/1/session/all?master=secret").json?.arrayValue?.count == 320)
         }
-        CreationLoadTests.expectNo5xx(answers, "session/new on two instances")
-        let tokens = Set(answers.compactMap { $0.json?["session_token"]?.stringValue })
-        #expect(tokens.count == 320)
-        #expect(try await b.get("user/1/session/all?master=secret").json?.arrayValue?.count == 320)
     }
 }
 

@@ -51,15 +51,22 @@ public struct RunningTable: Sendable {
 
 public let testTableKey = "test-table-key-0123456789"
 
-public func startTable(data: String, key: String = testTableKey, clock: (@Sendable () -> Int64)? = nil,
-                       logger: Logger = Logger(label: "table", factory: { _ in SwiftLogNoOpLogHandler() }),
-                       configure: (inout TableConfiguration) -> Void = { _ in }) async throws -> RunningTable {
+/// What every table a test builds starts from: port 0, its data in `data`, cheap master hashes.
+public func testTableConfiguration(data: String, key: String = testTableKey,
+                                   configure: (inout TableConfiguration) -> Void = { _ in }) -> TableConfiguration {
     var configuration = TableConfiguration()
     configuration.port = 0
     configuration.dataDirectory = data
     configuration.key = key
     configuration.masterHashRounds = 1_000
     configure(&configuration)
+    return configuration
+}
+
+public func startTable(data: String, key: String = testTableKey, clock: (@Sendable () -> Int64)? = nil,
+                       logger: Logger = Logger(label: "table", factory: { _ in SwiftLogNoOpLogHandler() }),
+                       configure: (inout TableConfiguration) -> Void = { _ in }) async throws -> RunningTable {
+    let configuration = testTableConfiguration(data: data, key: key, configure: configure)
     let server = try TableServer.build(configuration: configuration, logger: logger,
                                        clock: clock ?? WallClock.milliseconds)
     let services = InProcessServices([server.application], logger: logger)
@@ -88,17 +95,24 @@ public struct RunningStore: Sendable {
 
 public let testStoreKey = "test-store-key-0123456789"
 
-/// A store in this process on 127.0.0.1, port 0, with the shipped plugins of
-/// `Repository.plugins` and its SQLite file in `data`.
-public func startStore(data: String, key: String = testStoreKey, clock: (@Sendable () -> Int64)? = nil,
-                       logger: Logger = Logger(label: "store", factory: { _ in SwiftLogNoOpLogHandler() }),
-                       configure: (inout StoreConfiguration) -> Void = { _ in }) async throws -> RunningStore {
+/// What every store a test builds starts from: port 0, its data in `data`, the shipped plugins.
+public func testStoreConfiguration(data: String, key: String = testStoreKey,
+                                   configure: (inout StoreConfiguration) -> Void = { _ in }) -> StoreConfiguration {
     var configuration = StoreConfiguration()
     configuration.port = 0
     configuration.dataDirectory = data
     configuration.key = key
     configuration.pluginDirectories = [Repository.plugins]
     configure(&configuration)
+    return configuration
+}
+
+/// A store in this process on 127.0.0.1, port 0, with the shipped plugins of
+/// `Repository.plugins` and its SQLite file in `data`.
+public func startStore(data: String, key: String = testStoreKey, clock: (@Sendable () -> Int64)? = nil,
+                       logger: Logger = Logger(label: "store", factory: { _ in SwiftLogNoOpLogHandler() }),
+                       configure: (inout StoreConfiguration) -> Void = { _ in }) async throws -> RunningStore {
+    let configuration = testStoreConfiguration(data: data, key: key, configure: configure)
     let server = try StoreServer.build(configuration: configuration, logger: logger,
                                        clock: clock ?? WallClock.milliseconds)
     let services = InProcessServices([server.application], logger: logger)

@@ -1,0 +1,33 @@
+/// The `table` section: `teabag table` (`TableConfiguration`).
+extension ConfigSchema {
+    static let table = ConfigSection("table", title: "Table", keys: [
+        .init("table.host", .string, default: .string("127.0.0.1"), flag: "--host", "address to bind"),
+        .init("table.port", .int, default: .int(4000), environment: ["TEABAG_TABLE_PORT"], flag: "--port", "0 picks a free port"),
+        .init("table.data", .string, default: .string("data/table"), environment: ["TEABAG_TABLE_DATA", "TEABAG_DATA"], flag: "--data",
+              "users, sessions, mount tables, generated key"),
+        .init("table.key", .string, default: .null, environment: ["TEABAG_TABLE_KEY"], flag: "--key",
+              "admin + token-signing key, >= 16 chars; unset: generated into <data>/table.key",
+              details: "admin and token-signing key, at least 16 characters; unset: generated into `<data>/table.key` (0600). Secret"),
+        .init("table.database", .string, default: .null, environment: ["TEABAG_TABLE_DATABASE"],
+              "unset: <data>/table.sqlite (one table process); postgresql://user[:password]@host[:port]/db[?sslmode=disable|prefer|require]: shared by any number of table processes",
+              details: "unset: the table's state is `<data>/table.sqlite`, owned by this one process. `postgresql://user[:password]@host[:port]/database[?sslmode=disable\\|prefer\\|require]` (port 5432, `sslmode=disable` by default): the state is in that PostgreSQL database, which any number of table processes with the same `key` may share behind a balancer ([deploy.md](deploy.md#outgrowing-one-machine-postgresql)). The schema is migrated at start; while the database cannot be reached the table answers 503 `ServerError:DatabaseUnavailable` with `Retry-After`. Secret: never logged with its password"),
+        .init("table.database_connections", .int, default: .int(10), "the most PostgreSQL connections one table process opens (1–1000)"),
+        .init("table.database_timeout", .duration, default: .string("5s"),
+              "how long a request waits for PostgreSQL before 503",
+              details: "how long a request waits for PostgreSQL before it is answered 503 `ServerError:DatabaseUnavailable` (with `Retry-After`); at least 100ms"),
+        .init("table.url", .string, default: .null, environment: ["TEABAG_TABLE_URL"], flag: "--url",
+              "public base sent to stores, http(s)://…/; unset: http://<host>:<port>/",
+              details: "the public base sent to stores, `http(s)://…/`; unset: `http://<host>:<bound port>/`"),
+        .init("table.body_limit", .int, default: .int(1 << 20), "bytes; larger request bodies get 413"),
+        .init("table.master_hash_rounds", .int, default: .int(100_000), "PBKDF2-SHA256 rounds for new master hashes"),
+        .init("table.confirm_timeout_ms", .int, default: .int(10_000), "how long enrollment waits for a store's confirm"),
+        .init("table.idle_timeout", .duration, default: .string("75s"),
+              "a connection that delivers no complete request head or body part for this long is closed (> clients' 60 s keep-alive)",
+              details: "at least 100ms: a connection that delivers no complete request head or body part for this long is closed — slowloris clients, bodies shorter than their `Content-Length`. A response in progress is never idle. Keep it above your clients' keep-alive (AsyncHTTPClient's is 60 s), so that no client sends on a connection being closed"),
+        .init("table.auth_failures", .int, default: .int(20),
+              "401s one address may get per window before its requests get 429 (0: no limit)",
+              details: "0: no limit. 401 answers to wrong guesses of one secret — the master of one user, or the admin key — that one remote address may get within `auth_failure_window`; past it that address's requests trying that secret are 429 `ServerError:TooManyFailures` with `Retry-After` until the window ends. Valid tokens, other users' masters, other addresses and `/healthz`, `/metrics` are never refused ([protocol.md](protocol.md#abuse-and-broken-http-ext)). 403s (refused tokens) and missing credentials do not count. For a request from loopback (a reverse proxy, [deploy.md](deploy.md#tls-in-front-a-reverse-proxy)) the address is the last one of `X-Forwarded-For`"),
+        .init("table.auth_failure_window", .duration, default: .string("60s"), "the window of auth_failures; Retry-After says when it ends"),
+        .init("table.log_level", .string, default: .string("info"), choices: ConfigSchema.logLevels, "the least severe log message written"),
+    ])
+}
