@@ -93,7 +93,7 @@ public struct Settings: Sendable {
                 throw ConfigError(origin: origin(key), key: key, problem: "unknown key")
             }
             try check(scalar, against: spec, origin: origin(key))
-            out[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(content(scalar), isSecret: key.hasSuffix(".key") || key == "table.database")
+            out[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(content(scalar), isSecret: key.hasSuffix(".key") || key == "table.database" || key == "store.database")
         }
         return out
     }

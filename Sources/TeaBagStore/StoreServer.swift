@@ -8,6 +8,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import TeaBagPlugins
+import TeaBagPostgres
 import TeaBagConfig
 import TeaBagCore
 import TeaBagServerKit
@@ -31,9 +32,6 @@ public struct StoreServer: Sendable {
         try configuration.validate()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let (key, generatedKeyPath) = try KeyFile.resolve(configured: configuration.key, directory: configuration.dataDirectory, name: "store.key")
-        let databasePath = (configuration.dataDirectory as NSString).appendingPathComponent("store.sqlite")
-        let pool = try ServerDatabase.open(path: databasePath,
-                                           durability: configuration.durability, migrator: StoreSchema.migrator)
         let metrics = ServerMetrics(role: "store")
         let counters = StoreCounters(metrics)
         let plugins = PluginHost(directories: configuration.pluginDirectories, declared: configuration.declaredReducers,
@@ -43,17 +41,9 @@ public struct StoreServer: Sendable {
             throw ConfigError(origin: "", key: "", problem: error.message)
         }
         let gate = FoldGate()
-        let store = try WriterStore(path: databasePath,
-                                    durability: configuration.durability, plugins: plugins, gate: gate, logger: logger, nowMs: clock())
-        let hub = StreamHub(reader: pool, ids: store.ids)
-        let writer = StoreWriter(store: store, logger: logger,
-                                 onCommit: { hub.publish($0) },
-                                 onCommitTiming: { elapsed, requests in
-                                     counters.commit.record(elapsed)
-                                     counters.commitBatch.record(Double(requests))
-                                 })
-        let tokens = TokenChecker(client: OutboundHTTP.client, clock: clock)
-        let service = StoreService(pool: pool, writer: writer, plugins: plugins, gate: gate, tokens: tokens,
+        let opened = try openStorage(configuration, logger: logger, clock: clock, plugins: plugins, gate: gate, counters: counters)
+        let hub = opened.hub
+        let service = StoreService(storage: opened.storage, plugins: plugins, gate: gate, tokens: TokenChecker(client: OutboundHTTP.client, clock: clock),
                                    codes: EnrollmentCodes(storeKey: key), configuration: configuration, clock: clock, counters: counters)
         let limits = BodyLimits(maxBytes: configuration.bodyLimit)
         let fastRoutes = StoreFastRoutes(service: service, hub: hub, limits: limits, metrics: FastRouteMetrics(
@@ -69,26 +59,13 @@ public struct StoreServer: Sendable {
         StoreRoutes(service: service, hub: hub, adminKey: key, limits: limits,
                     longPollDelay: .milliseconds(configuration.longPollDelayMs)).register(on: router)
 
-        let services: [any Service] = [
-            WriterService(writer: writer, hub: hub),
+        let services: [any Service] = opened.services(service) + [
             PluginWatcher(plugins: plugins, interval: .milliseconds(configuration.pluginPollMs), logger: logger),
             PeriodicTask(every: .seconds(configuration.heartbeatSeconds)) { hub.heartbeat() },
             PeriodicTask(every: .seconds(10)) {
                 hub.sweep()
                 counters.listeners.set(Double(hub.listenerCount))
                 counters.registrations.set(Double(hub.registrationCount))
-            },
-            // The writer never checkpoints (wal_autocheckpoint = 0): the WAL
-            // is copied back here, off its critical path. PASSIVE never
-            // waits for the writer, but under continuous writes it never
-            // catches up with it either, and the WAL would grow without
-            // end; past `WALCheckpoint.restartBytes` a RESTART waits for the
-            // writer's current group, copies the rest, and lets the next
-            // group start the WAL again (truncated to 8 MiB).
-            PeriodicTask(every: .milliseconds(250)) {
-                do { try WALCheckpoint.run(pool, walPath: databasePath + "-wal") } catch {
-                    logger.warning("WAL checkpoint failed: \(error)")
-                }
             },
         ]
         let application = Application(
@@ -104,6 +81,72 @@ public struct StoreServer: Sendable {
         )
         return StoreServer(application: application, service: service, hub: hub, plugins: plugins, address: address, metrics: metrics,
                            generatedKeyPath: generatedKeyPath, adminKey: key, routes: router.routes.map(\.description))
+    }
+}
+
+/// What `store.database` chose: the storage, the hub reading from it, and
+/// the services that run it (given the service, for what reaches back to it).
+struct OpenedStorage {
+    let storage: any StoreStorage
+    let hub: StreamHub
+    let services: (StoreService) -> [any Service]
+}
+
+extension StoreServer {
+    /// `store.database` unset: the SQLite file in the data directory and its
+    /// writer thread; `postgresql://…`: that database, its pool and its LISTEN.
+    static func openStorage(_ configuration: StoreConfiguration, logger: Logger, clock: @escaping @Sendable () -> Int64,
+                            plugins: PluginHost, gate: FoldGate, counters: StoreCounters) throws -> OpenedStorage {
+        if let text = configuration.database {
+            let url = try PostgresURL.parse(text).get()
+            logger.info("store oplogs in PostgreSQL at \(url.redacted)")
+            let storage = PostgresStoreStorage(url: url, connections: configuration.databaseConnections,
+                                               patience: .milliseconds(configuration.databaseTimeoutMs), logger: logger,
+                                               plugins: plugins, gate: gate, clock: clock, counters: counters)
+            let hub = StreamHub(source: storage)
+            return OpenedStorage(storage: storage, hub: hub) { service in
+                [storage, PostgresStreamPump(storage: storage, hub: hub, logger: logger, forgetUser: { service.forgetUser($0) }),
+                 StreamsService(hub: hub)]
+            }
+        }
+        let databasePath = (configuration.dataDirectory as NSString).appendingPathComponent("store.sqlite")
+        let pool = try ServerDatabase.open(path: databasePath,
+                                           durability: configuration.durability, migrator: StoreSchema.migrator)
+        let store = try WriterStore(path: databasePath,
+                                    durability: configuration.durability, plugins: plugins, gate: gate, logger: logger, nowMs: clock())
+        let hub = StreamHub(source: SQLiteStreamSource(pool: pool, ids: store.ids))
+        let writer = StoreWriter(store: store, logger: logger,
+                                 onCommit: { hub.publish($0) },
+                                 onCommitTiming: { elapsed, requests in
+                                     counters.commit.record(elapsed)
+                                     counters.commitBatch.record(Double(requests))
+                                 })
+        return OpenedStorage(storage: SQLiteStoreStorage(pool: pool, writer: writer), hub: hub) { _ in
+            [
+                WriterService(writer: writer, hub: hub),
+                // The writer never checkpoints (wal_autocheckpoint = 0): the WAL
+                // is copied back here, off its critical path. PASSIVE never
+                // waits for the writer, but under continuous writes it never
+                // catches up with it either, and the WAL would grow without
+                // end; past `WALCheckpoint.restartBytes` a RESTART waits for the
+                // writer's current group, copies the rest, and lets the next
+                // group start the WAL again (truncated to 8 MiB).
+                PeriodicTask(every: .milliseconds(250)) {
+                    do { try WALCheckpoint.run(pool, walPath: databasePath + "-wal") } catch {
+                        logger.warning("WAL checkpoint failed: \(error)")
+                    }
+                },
+            ]
+        }
+    }
+}
+
+/// Ends open streams on graceful shutdown (PostgreSQL: there is no writer thread to do it).
+struct StreamsService: Service {
+    let hub: StreamHub
+    func run() async throws {
+        try? await gracefulShutdown()
+        hub.finishAll()
     }
 }
 

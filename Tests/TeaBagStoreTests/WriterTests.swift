@@ -54,11 +54,10 @@ struct WriterTests {
     func mergeAfterStop() async throws {
         let u = try await EnrolledUser.start()
         defer { Task { await u.stop() } }
-        let writer = u.store.server.service.writer
         await u.store.stop()
         let started = ContinuousClock.now
         await #expect(throws: APIError.self) {
-            _ = try await writer.merge(user: 1, [WriteEntry(type: "note", path: "/late", item: .merge(Op(date: 1, sha: "late", body: .payload(1))))])
+            _ = try await u.store.server.service.merge(user: 1, [WriteEntry(type: "note", path: "/late", item: .merge(Op(date: 1, sha: "late", body: .payload(1))))])
         }
         #expect(ContinuousClock.now - started < .seconds(5))
     }
