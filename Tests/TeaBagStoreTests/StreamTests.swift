@@ -28,9 +28,9 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
 
 @Suite("Store: the long poll (oplog/stream)")
 struct LongPollTests {
-    @Test("the first poll registers and gets a reg_id; an op pushed while a poll waits is delivered at once")
-    func deliveredAtOnce() async throws {
-        let u = try await EnrolledUser.start(configureStore: { $0.longPollDelayMs = longDelayMs })
+    @Test("the first poll registers and gets a reg_id; an op pushed while a poll waits is delivered at once", arguments: TableBackend.allCases)
+    func deliveredAtOnce(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend, configureStore: { $0.longPollDelayMs = longDelayMs })
         defer { Task { await u.stop() } }
         let c = u.client()
         let start = ContinuousClock.now
@@ -57,11 +57,11 @@ struct LongPollTests {
         #expect(second.json == ["reg_id": .string(regID), "stream": [streamed("counter", "/a/b", op2)]])
     }
 
-    @Test("ops accepted between polls come with the next poll, at once, in acceptance order; noops and refusals are not streamed")
-    func betweenPolls() async throws {
+    @Test("ops accepted between polls come with the next poll, at once, in acceptance order; noops and refusals are not streamed", arguments: TableBackend.allCases)
+    func betweenPolls(_ backend: TableBackend) async throws {
         // The first poll waits this delay out, so it stays short; the backlog
         // poll below must answer in well under it.
-        let u = try await EnrolledUser.start(configureStore: { $0.longPollDelayMs = 4_000 })
+        let u = try await EnrolledUser.start(backend: backend, configureStore: { $0.longPollDelayMs = 4_000 })
         defer { Task { await u.stop() } }
         let c = u.client()
         // Register (no op waits: answered after the delay).
@@ -90,9 +90,9 @@ struct LongPollTests {
         #expect(after.json == ["reg_id": .string(regID), "stream": []])
     }
 
-    @Test("an unknown reg_id gets a new registration and \"resync\": true at once")
-    func unknownRegistration() async throws {
-        let u = try await EnrolledUser.start(configureStore: { $0.longPollDelayMs = longDelayMs })
+    @Test("an unknown reg_id gets a new registration and \"resync\": true at once", arguments: TableBackend.allCases)
+    func unknownRegistration(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend, configureStore: { $0.longPollDelayMs = longDelayMs })
         defer { Task { await u.stop() } }
         let c = u.client()
         let start = ContinuousClock.now
@@ -108,9 +108,9 @@ struct LongPollTests {
         #expect(next.json == ["reg_id": .string(regID), "stream": [streamed("note", "/r", op)]])
     }
 
-    @Test("an empty poll answers after store.long_poll_delay with an empty stream")
-    func emptyPollWaits() async throws {
-        let u = try await EnrolledUser.start(configureStore: { $0.longPollDelayMs = 300 })
+    @Test("an empty poll answers after store.long_poll_delay with an empty stream", arguments: TableBackend.allCases)
+    func emptyPollWaits(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend, configureStore: { $0.longPollDelayMs = 300 })
         defer { Task { await u.stop() } }
         let c = u.client()
         var start = ContinuousClock.now
@@ -124,9 +124,9 @@ struct LongPollTests {
         #expect(second.json == ["reg_id": .string(regID), "stream": []])
     }
 
-    @Test("each registration gets every op; registrations of other users get none")
-    func fanOut() async throws {
-        let u = try await EnrolledUser.start(configureStore: { $0.longPollDelayMs = 300 })
+    @Test("each registration gets every op; registrations of other users get none", arguments: TableBackend.allCases)
+    func fanOut(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend, configureStore: { $0.longPollDelayMs = 300 })
         defer { Task { await u.stop() } }
         try await Enrollment.createUser(tableURL: u.table.url, user: 2, master: "two")
         try await Enrollment.enroll(tableURL: u.table.url, storeURL: u.store.url, user: 2, master: "two")
@@ -145,9 +145,9 @@ struct LongPollTests {
 
 @Suite("Store: Server-Sent Events (oplog/stream, Accept: text/event-stream)")
 struct SSETests {
-    @Test("one event per accepted op, id: its sequence, data: {type, path, op}, in acceptance order")
-    func events() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("one event per accepted op, id: its sequence, data: {type, path, op}, in acceptance order", arguments: TableBackend.allCases)
+    func events(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let c = u.client()
         let sse = try await c.events()
@@ -179,9 +179,9 @@ struct SSETests {
                 == [streamed("note", "/b", payloadOp(2, "b2", 2)), streamed("note", "/b", payloadOp(1, "b1", 1))])
     }
 
-    @Test("a keep-alive comment comes every store heartbeat")
-    func heartbeat() async throws {
-        let u = try await EnrolledUser.start(configureStore: { $0.heartbeatSeconds = 1 })
+    @Test("a keep-alive comment comes every store heartbeat", arguments: TableBackend.allCases)
+    func heartbeat(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend, configureStore: { $0.heartbeatSeconds = 1 })
         defer { Task { await u.stop() } }
         let sse = try await u.client().events()
         defer { sse.close() }
@@ -189,9 +189,9 @@ struct SSETests {
         #expect(try await sse.next(within: 0.1) == nil)
     }
 
-    @Test("a reconnect with Last-Event-ID: N gets exactly the ops after N, then live ones")
-    func resume() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("a reconnect with Last-Event-ID: N gets exactly the ops after N, then live ones", arguments: TableBackend.allCases)
+    func resume(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let c = u.client()
         let first = try await c.events()
@@ -222,9 +222,9 @@ struct SSETests {
         #expect(try await all.next(within: 0.3) == nil)
     }
 
-    @Test("a resume from an id beyond every op held (a database restored from an older backup) gets a resync")
-    func resumeFromTheFutureResyncs() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("a resume from an id beyond every op held (a database restored from an older backup) gets a resync", arguments: TableBackend.allCases)
+    func resumeFromTheFutureResyncs(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let c = u.client()
         let ops = (1...2).map { payloadOp(Int64($0), "f\($0)", .number(Double($0))) }
@@ -238,7 +238,7 @@ struct SSETests {
         defer { live.close() }
         #expect(try await live.next()?.event == "resync")
         await u.store.stop()
-        let restarted = try await startStore(data: u.store.data)
+        let restarted = try await startStore(data: u.store.data, configure: { [database = u.store.database] in $0.database = database })
         defer { Task { await restarted.stop() } }
         let again = try await StoreClient(userURL: restarted.userURL(1), token: u.token).events(lastEventID: beyond)
         defer { again.close() }
@@ -249,9 +249,9 @@ struct SSETests {
         #expect(try await newest.next(within: 0.5) == nil)
     }
 
-    @Test("after a store restart, Last-Event-ID resumes from the database")
-    func resumeAfterRestart() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("after a store restart, Last-Event-ID resumes from the database", arguments: TableBackend.allCases)
+    func resumeAfterRestart(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let ops = (1...3).map { payloadOp(Int64($0), "d\($0)", .number(Double($0))) }
         for op in ops { #expect(try await u.client().push("note", "/d", op).isAccepted) }
@@ -260,7 +260,7 @@ struct SSETests {
         sse.close()
         await u.store.stop()
 
-        let restarted = try await startStore(data: u.store.data)
+        let restarted = try await startStore(data: u.store.data, configure: { [database = u.store.database] in $0.database = database })
         defer { Task { await restarted.stop() } }
         let c = StoreClient(userURL: restarted.userURL(1), token: u.token)
         let resumed = try await c.events(lastEventID: ids[0])
@@ -279,9 +279,9 @@ struct SSETests {
 
 @Suite("Store: batches (oplog/batch)")
 struct BatchTests {
-    @Test("results come one per op, in order: ok, ok+noop, or the error; effects land in order")
-    func results() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("results come one per op, in order: ok, ok+noop, or the error; effects land in order", arguments: TableBackend.allCases)
+    func results(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let c = u.client()
         #expect(try await c.push("counter", "/held", payloadOp(1, "held", 1)).isAccepted)
@@ -326,9 +326,9 @@ struct BatchTests {
         #expect(try await c.ops("counter", "/held").count == 2)
     }
 
-    @Test("a batch body must be {ops: [...]}: else 400 UserError:InvalidPostBody; an empty batch has no results")
-    func shape() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("a batch body must be {ops: [...]}: else 400 UserError:InvalidPostBody; an empty batch has no results", arguments: TableBackend.allCases)
+    func shape(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let url = u.store.userURL(1) + "oplog/batch?store_token=\(u.token)"
         for body: JSON in [[:], ["ops": 1], [1, 2], ["ops": ["a": 1]]] {

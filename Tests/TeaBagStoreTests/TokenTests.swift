@@ -5,9 +5,9 @@ import TeaBagTestSupport
 
 @Suite("Store: store tokens (§2.3)")
 struct TokenTests {
-    @Test("a missing token is 401 UserError:MissingStoreToken on every store-token route")
-    func missing() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("a missing token is 401 UserError:MissingStoreToken on every store-token route", arguments: TableBackend.allCases)
+    func missing(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let base = u.store.userURL(1)
         let answers = [
@@ -27,9 +27,9 @@ struct TokenTests {
         }
     }
 
-    @Test("forged and truncated tokens, and tokens of another user, are 403 UtilityError:InvalidStoreToken")
-    func forgedAndTruncated() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("forged and truncated tokens, and tokens of another user, are 403 UtilityError:InvalidStoreToken", arguments: TableBackend.allCases)
+    func forgedAndTruncated(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let token = u.token
         let parts = token.split(separator: "_", omittingEmptySubsequences: false).map(String.init)
@@ -68,9 +68,9 @@ struct TokenTests {
         #expect(crossed.errorName == "UtilityError:InvalidStoreToken")
     }
 
-    @Test("a revoked session: the cached token works until the store forgets it, then 403")
-    func revoked() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("a revoked session: the cached token works until the store forgets it, then 403", arguments: TableBackend.allCases)
+    func revoked(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let c = u.client()
         #expect(try await c.push("note", "/r", payloadOp(1, "r1", 1)).isAccepted)
@@ -91,9 +91,9 @@ struct TokenTests {
         #expect(try await c.with(token: fresh).ops("note", "/r") == [emptyBase, payloadOp(1, "r1", 1)])
     }
 
-    @Test("a new master revokes every session: after the store forgets the token it is refused")
-    func newMaster() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("a new master revokes every session: after the store forgets the token it is refused", arguments: TableBackend.allCases)
+    func newMaster(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         #expect(try await u.client().oplog("note", "/m").status == 200)
         try await Enrollment.createUser(tableURL: u.table.url, master: "changed")
@@ -101,9 +101,9 @@ struct TokenTests {
         #expect(try await u.client().oplog("note", "/m").status == 403)
     }
 
-    @Test("a token minted for another store is refused with 403, both ways")
-    func otherStore() async throws {
-        let u = try await EnrolledUser.start(stores: 2)
+    @Test("a token minted for another store is refused with 403, both ways", arguments: TableBackend.allCases)
+    func otherStore(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend, stores: 2)
         defer { Task { await u.stop() } }
         let a = u.client(0), b = u.client(1)
         #expect(u.tokens[0] != u.tokens[1])
@@ -119,15 +119,16 @@ struct TokenTests {
         #expect(try await b.ops("note", "/x").count == 2)
     }
 
-    @Test("with the table down, a cached token keeps working and a new one is 503 StoreError:TableUnavailable")
-    func tableDown() async throws {
+    @Test("with the table down, a cached token keeps working and a new one is 503 StoreError:TableUnavailable", arguments: TableBackend.allCases)
+    func tableDown(_ backend: TableBackend) async throws {
         // The table as a process, so that "down" is a killed process (connections refused), as in production.
         let directory = try temporaryDirectory("table-down")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let table = try TeaBagProcess(["table", "--port", "0", "--data", directory + "/table", "--key", testTableKey], directory: directory)
         defer { table.kill9() }
         let tableURL = try #require(try await table.waitUntilListening("table"), "\(table.stderr)") + "/"
-        let store = try await startStore(data: directory + "/store")
+        let database = try await backend.freshDatabase()
+        let store = try await startStore(data: directory + "/store", configure: { $0.database = database })
         defer { Task { await store.stop() } }
         try await Enrollment.createUser(tableURL: tableURL)
         try await Enrollment.enroll(tableURL: tableURL, storeURL: store.url)
@@ -156,10 +157,10 @@ struct TokenTests {
         #expect(try await c.ops("note", "/d").count == 3)
     }
 
-    @Test("a checked token is cached for its timeout, sliding with each use, then checked with the table again")
-    func cacheSlides() async throws {
+    @Test("a checked token is cached for its timeout, sliding with each use, then checked with the table again", arguments: TableBackend.allCases)
+    func cacheSlides(_ backend: TableBackend) async throws {
         let clock = ManualClock()
-        let u = try await EnrolledUser.start(storeClock: clock.read)
+        let u = try await EnrolledUser.start(backend: backend, storeClock: clock.read)
         defer { Task { await u.stop() } }
         let timeout = try #require(Int64(u.token.split(separator: "_")[3]))
         #expect(timeout == 3_600_000)
@@ -176,9 +177,9 @@ struct TokenTests {
         #expect(checkRequests(u.table) - before == 2, "an idle token past its timeout is checked again")
     }
 
-    @Test("concurrent first checks of one token all succeed, with one request to the table")
-    func concurrentChecks() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("concurrent first checks of one token all succeed, with one request to the table", arguments: TableBackend.allCases)
+    func concurrentChecks(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let (_, token) = try await u.newToken()
         let before = checkRequests(u.table)

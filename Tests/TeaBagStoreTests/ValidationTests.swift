@@ -7,9 +7,9 @@ import TeaBagTestSupport
 
 @Suite("Store: what an op must be before it is stored")
 struct ValidationTests {
-    @Test("type: 1–64 of [A-Za-z0-9_-], else 400 UserError:InvalidType on every route")
-    func types() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("type: 1–64 of [A-Za-z0-9_-], else 400 UserError:InvalidType on every route", arguments: TableBackend.allCases)
+    func types(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let c = u.client()
         for bad in ["", "a b", "a.b", "a/b", "é", String(repeating: "t", count: 65)] {
@@ -28,9 +28,9 @@ struct ValidationTests {
         }
     }
 
-    @Test("path: normalized as a POSIX absolute path, so both spellings reach one oplog; a .. leaving / is UserError:InvalidPath")
-    func paths() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("path: normalized as a POSIX absolute path, so both spellings reach one oplog; a .. leaving / is UserError:InvalidPath", arguments: TableBackend.allCases)
+    func paths(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let c = u.client()
         let op = payloadOp(1, "n1", 1)
@@ -59,9 +59,9 @@ struct ValidationTests {
         #expect(try await c.ops("note", "/a/..") == [emptyBase, payloadOp(2, "root", 1)])
     }
 
-    @Test("bad op shapes are 400 UserError:InvalidOpBody and nothing is stored")
-    func shapes() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("bad op shapes are 400 UserError:InvalidOpBody and nothing is stored", arguments: TableBackend.allCases)
+    func shapes(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let c = u.client()
         let bad: [JSON] = [
@@ -103,10 +103,10 @@ struct ValidationTests {
         #expect(try await c.ops("note", "/shape") == [valueOp(5, "v", 1, covers: [:]), longest])
     }
 
-    @Test("a date beyond store.max_skew is 503 StoreError:FutureDate with Retry-After, and nothing is stored")
-    func futureDates() async throws {
+    @Test("a date beyond store.max_skew is 503 StoreError:FutureDate with Retry-After, and nothing is stored", arguments: TableBackend.allCases)
+    func futureDates(_ backend: TableBackend) async throws {
         let clock = ManualClock()
-        let u = try await EnrolledUser.start(storeClock: clock.read, configureStore: { $0.maxSkewMs = 600_000 })
+        let u = try await EnrolledUser.start(backend: backend, storeClock: clock.read, configureStore: { $0.maxSkewMs = 600_000 })
         defer { Task { await u.stop() } }
         let c = u.client()
         let now = clock.read()
@@ -132,10 +132,10 @@ struct ValidationTests {
         #expect(try await c.ops("note", "/future") == [emptyBase, edge, retried])
     }
 
-    @Test("store.unknown_types: accept stores ops of types with no plugin; reject refuses them with 400 StoreError:NoReducer")
-    func unknownTypes() async throws {
-        let accepting = try await EnrolledUser.start()
-        let rejecting = try await EnrolledUser.start(configureStore: { $0.unknownTypes = .reject })
+    @Test("store.unknown_types: accept stores ops of types with no plugin; reject refuses them with 400 StoreError:NoReducer", arguments: TableBackend.allCases)
+    func unknownTypes(_ backend: TableBackend) async throws {
+        let accepting = try await EnrolledUser.start(backend: backend)
+        let rejecting = try await EnrolledUser.start(backend: backend, configureStore: { $0.unknownTypes = .reject })
         defer { Task { await accepting.stop(); await rejecting.stop() } }
         #expect(try await accepting.client().push("no-such-type", "/u", payloadOp(1, "u", 1)).isAccepted)
         #expect(try await accepting.client().ops("no-such-type", "/u").count == 2)
@@ -151,9 +151,9 @@ struct ValidationTests {
 
 @Suite("Store: request bodies (§2.1)")
 struct BodyTests {
-    @Test("a body over store.body_limit is 413 UserError:BodyTooLarge, with or without Content-Length")
-    func tooLarge() async throws {
-        let u = try await EnrolledUser.start(configureStore: { $0.bodyLimit = 4_096 })
+    @Test("a body over store.body_limit is 413 UserError:BodyTooLarge, with or without Content-Length", arguments: TableBackend.allCases)
+    func tooLarge(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend, configureStore: { $0.bodyLimit = 4_096 })
         defer { Task { await u.stop() } }
         let c = u.client()
         let big = payloadOp(1, "big", .string(String(repeating: "x", count: 5_000)))
@@ -194,9 +194,9 @@ struct BodyTests {
         #expect(try await c.ops("note", "/deep") == [emptyBase])
     }
 
-    @Test("64 levels of nesting are accepted")
-    func deepestAccepted() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("64 levels of nesting are accepted", arguments: TableBackend.allCases)
+    func deepestAccepted(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         // The op object is level 1, so the payload may nest 63 deep.
         let payload = String(repeating: "[", count: 63) + String(repeating: "]", count: 63)
@@ -204,9 +204,9 @@ struct BodyTests {
         #expect(try await u.client().push("note", "/deep", body: Array(body.utf8)).isAccepted)
     }
 
-    @Test("a body that is not JSON by its content type is 415 UserError:InvalidContentType")
-    func wrongContentType() async throws {
-        let u = try await EnrolledUser.start()
+    @Test("a body that is not JSON by its content type is 415 UserError:InvalidContentType", arguments: TableBackend.allCases)
+    func wrongContentType(_ backend: TableBackend) async throws {
+        let u = try await EnrolledUser.start(backend: backend)
         defer { Task { await u.stop() } }
         let c = u.client()
         let body = payloadOp(1, "t", 1).canonicalBytes

@@ -27,7 +27,7 @@ struct PostgresMerge {
     let user: Int64
     let plugins: PluginHost
     let folds: WriterFold
-    let nowMs: Int64
+    let idFloor: Int64
 
     private var paths: [PathKey: PathState] = [:]
     /// Shas of payload ops inserted by this transaction, per path (the database has the rest).
@@ -36,13 +36,13 @@ struct PostgresMerge {
     private var lastID: Int64 = 0
     private var accepted: [AcceptedOp] = []
 
-    init(connection: PostgresConnection, logger: Logger, user: Int64, plugins: PluginHost, folds: WriterFold, nowMs: Int64) {
+    init(connection: PostgresConnection, logger: Logger, user: Int64, plugins: PluginHost, folds: WriterFold, idFloor: Int64) {
         self.connection = connection
         self.logger = logger
         self.user = user
         self.plugins = plugins
         self.folds = folds
-        self.nowMs = nowMs
+        self.idFloor = idFloor
     }
 
     /// Merges `entries` in order; the caller's transaction commits after.
@@ -60,19 +60,16 @@ struct PostgresMerge {
         if !accepted.isEmpty {
             try await connection.query("UPDATE store_users SET last_stream_id = \(lastID) WHERE id = \(user)", logger: logger)
             // Delivered to every instance's LISTEN when (and only if) this commits, in commit order.
-            let payload = PostgresStreamPump.payload(user: user, first: accepted[0].id, last: lastID)
+            let payload = PostgresStreamPump.payload(user: user, accepted: accepted)
             try await connection.query("SELECT pg_notify(\(PostgresStreamPump.channel), \(payload))", logger: logger)
         }
         return (outcomes, accepted)
     }
 
-    /// The next stream id: above the last, and not below the clock's
-    /// `StreamIDs` floor, so that a database restored from an older backup
-    /// (or a failover that lost commits) issues ids above those the lost
-    /// history gave clients — theirs resume as "after", never as someone
-    /// else's op. Below 2^53 until the year 2302.
+    /// The next stream id: the last plus one, and not below this process's
+    /// run floor (see `PostgresStoreStorage.idFloor`). Below 2^53 until the year 2302.
     private mutating func nextID() -> Int64 {
-        lastID = max(lastID + 1, StreamIDs.runStart(lastID: 0, nowMs: nowMs))
+        lastID = max(lastID + 1, idFloor)
         return lastID
     }
 

@@ -13,6 +13,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 import TeaBagCore
 import TeaBagPlugins
 import TeaBagPostgres
@@ -24,6 +25,15 @@ final class PostgresStoreStorage: StoreStorage, StreamSource, Service {
     let folds: WriterFold
     let clock: @Sendable () -> Int64
     let counters: StoreCounters
+    /// The least stream id this process issues next: the clock's
+    /// `StreamIDs.runStart` when it started, and again after each time the
+    /// database could not be reached. As SQLite's runs: a database restored
+    /// from an older backup, or a failover to a replica that lost commits,
+    /// cannot hand out again the ids a lost history gave clients (every
+    /// process writing then sees the outage), so a resume from one of those
+    /// is "beyond every id held" (resync) or lands before the new ops, never
+    /// silently after some of them. Between outages a user's ids are consecutive.
+    private let idFloor: Atomic<Int64>
 
     init(url: PostgresURL, connections: Int, patience: Duration, logger: Logger, plugins: PluginHost, gate: FoldGate,
          clock: @escaping @Sendable () -> Int64, counters: StoreCounters) {
@@ -33,6 +43,7 @@ final class PostgresStoreStorage: StoreStorage, StreamSource, Service {
         folds = WriterFold(plugins: plugins, logger: logger, gate: gate)
         self.clock = clock
         self.counters = counters
+        idFloor = Atomic(StreamIDs.runStart(lastID: 0, nowMs: clock()))
     }
 
     func run() async throws { await database.run() }
@@ -49,6 +60,9 @@ final class PostgresStoreStorage: StoreStorage, StreamSource, Service {
                 counters.commit.record(elapsed)
                 counters.commitBatch.record(Double(1))
             } catch let error as APIError {
+                if error.name == "ServerError:DatabaseUnavailable" {
+                    idFloor.store(StreamIDs.runStart(lastID: 0, nowMs: clock()), ordering: .relaxed)
+                }
                 result = .failure(error)
             } catch {
                 database.logger.error("store transaction failed: \(PostgresServerDatabase.describe(error))")
@@ -59,10 +73,10 @@ final class PostgresStoreStorage: StoreStorage, StreamSource, Service {
     }
 
     private func merge(_ request: WriteRequest) async throws -> [WriteOutcome] {
-        let plugins = self.plugins, folds = self.folds, now = clock()
+        let plugins = self.plugins, folds = self.folds, floor = idFloor.load(ordering: .relaxed)
         return try await database.perform { client, logger in
             try await client.withTransaction(logger: logger) { connection in
-                var merge = PostgresMerge(connection: connection, logger: logger, user: request.user, plugins: plugins, folds: folds, nowMs: now)
+                var merge = PostgresMerge(connection: connection, logger: logger, user: request.user, plugins: plugins, folds: folds, idFloor: floor)
                 return try await merge.run(request.entries).outcomes
             }
         }

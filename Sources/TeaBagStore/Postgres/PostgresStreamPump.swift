@@ -1,11 +1,12 @@
 /// Streams across the processes of one store on PostgreSQL: every commit
-/// that accepted ops sends `NOTIFY teabag_store, '<user> <first id> <last id>'`
-/// (inside the transaction, so only if it commits, and in commit order);
-/// each process LISTENs, and for a user with listeners or poll
-/// registrations here reads that user's committed ops above the last id it
-/// published, in id order, and publishes them to its own `StreamHub` — its
-/// own commits included, so that every process delivers one order, the
-/// commit order, whichever process accepted an op.
+/// that accepted ops sends `NOTIFY teabag_store, '<user> <first id> <last id>…'`
+/// with the ops' stream entries when they fit (inside the transaction, so
+/// only if it commits, and in commit order); each process LISTENs, and for
+/// a user with listeners or poll registrations here publishes them to its
+/// own `StreamHub` — its own commits included, so that every process
+/// delivers one order, the commit order, whichever process accepted an op.
+/// A commit too large for a notification, or one after a gap, is read from
+/// the log (ops above the last id published, in id order).
 ///
 /// A user's ids are handed out under its row lock (see `PostgresMerge`), so
 /// "ids above the last published" never skips an op that commits late.
@@ -17,26 +18,34 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
+import TeaBagCore
 import TeaBagPostgres
 
 final class PostgresStreamPump: Service, Sendable {
     static let channel = "teabag_store"
+    /// PostgreSQL refuses payloads of 8,000 bytes or more; past this a commit's ops are read from the log instead.
+    static let maxPayload = 7_900
 
-    static func payload(user: Int64, first: Int64, last: Int64) -> String { "\(user) \(first) \(last)" }
+    /// `<user> <first id> <last id>`, then `\n<id> <entry>` for each op while they fit.
+    static func payload(user: Int64, accepted: [AcceptedOp]) -> String {
+        let header = "\(user) \(accepted.first!.id) \(accepted.last!.id)"
+        var bytes = Array(header.utf8)
+        for op in accepted {
+            let line = Array("\n\(op.id) ".utf8) + op.entryText
+            guard bytes.count + line.count <= maxPayload else { return header }
+            bytes += line
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     static func userChanged(_ user: Int64) -> String { "u \(user)" }
 
     private let storage: PostgresStoreStorage
     private let hub: StreamHub
     private let forgetUser: @Sendable (Int64) -> Void
     private let logger: Logger
-    /// Per watched user: the last id published here, and whether a read is running (and another needed after it).
-    private let users = Mutex<[Int64: Cursor]>([:])
-
-    struct Cursor {
-        var published: Int64
-        var reading = false
-        var again = false
-    }
+    /// Per watched user: the last id published here. Touched by the one LISTEN loop only (the lock is for Sendable).
+    private let published = Mutex<[Int64: Int64]>([:])
 
     init(storage: PostgresStoreStorage, hub: StreamHub, logger: Logger, forgetUser: @escaping @Sendable (Int64) -> Void) {
         self.storage = storage
@@ -53,8 +62,8 @@ final class PostgresStreamPump: Service, Sendable {
                     try await self.storage.database.client.withConnection { connection in
                         try await connection.listen(on: Self.channel) { notifications in
                             // Commits missed while not listening: read them for every watched user.
-                            self.catchUpAll()
-                            for try await notification in notifications { self.received(notification.payload) }
+                            for user in self.published.withLock({ Array($0.keys) }) { try await self.readLog(user, upTo: nil) }
+                            for try await notification in notifications { try await self.received(notification.payload) }
                         }
                     }
                 }
@@ -66,71 +75,63 @@ final class PostgresStreamPump: Service, Sendable {
         }
     }
 
-    private func received(_ payload: String) {
-        let parts = payload.split(separator: " ")
-        if parts.count == 2, parts[0] == "u", let user = Int64(parts[1]) {
+    /// One notification, in commit order: its ops published from the
+    /// payload when they follow what was published (the common case: no
+    /// read at all, and ops a later base pruned still stream, as in SQLite),
+    /// else read from the log.
+    private func received(_ payload: String) async throws {
+        var lines = payload.split(separator: "\n", omittingEmptySubsequences: false)[...]
+        let header = lines.popFirst()?.split(separator: " ") ?? []
+        if header.count == 2, header[0] == "u", let user = Int64(header[1]) {
             forgetUser(user)
             return
         }
-        guard parts.count == 3, let user = Int64(parts[0]), let first = Int64(parts[1]), hub.isWatched(user) else {
-            if parts.count == 3, let user = Int64(parts[0]) { _ = users.withLock { $0.removeValue(forKey: user) } }
+        guard header.count == 3, let user = Int64(header[0]), let first = Int64(header[1]), let last = Int64(header[2]) else { return }
+        guard hub.isWatched(user) else {
+            _ = published.withLock { $0.removeValue(forKey: user) }
             return
         }
-        catchUp(user, firstNew: first)
+        // First sight of this user since it was watched: its live ops start at this commit.
+        let after = published.withLock { $0[user] } ?? first - 1
+        guard after < last else { return }
+        guard after >= first - 1, !lines.isEmpty, let ops = Self.decode(lines, user: user) else {
+            published.withLock { $0[user] = after }
+            try await readLog(user, upTo: last)
+            return
+        }
+        let fresh = ops.filter { $0.id > after }
+        if !fresh.isEmpty { hub.publish(fresh) }
+        published.withLock { $0[user] = last }
     }
 
-    private func catchUpAll() {
-        let watched = users.withLock { Array($0.keys) }
-        for user in watched where hub.isWatched(user) { catchUp(user, firstNew: nil) }
+    /// The user's committed ops above what was published, from the log.
+    private func readLog(_ user: Int64, upTo last: Int64?) async throws {
+        guard hub.isWatched(user) else {
+            _ = published.withLock { $0.removeValue(forKey: user) }
+            return
+        }
+        guard var after = published.withLock({ $0[user] }) else { return }
+        while true {
+            let ops = try await storage.page(user: user, after: after)
+            if let newest = ops.last {
+                hub.publish(ops)
+                after = newest.id
+                published.withLock { $0[user] = after }
+            }
+            if ops.count < StreamHistory.pageSize { break }
+        }
+        if let last, after < last { published.withLock { $0[user] = last } }
     }
 
-    /// Reads and publishes the user's ops above the cursor; one read per user at a time.
-    private func catchUp(_ user: Int64, firstNew: Int64?) {
-        let start = users.withLock { users -> Bool in
-            if users[user] == nil {
-                // First sight of this user since it was watched: its stream starts at this commit.
-                guard let firstNew else { return false }
-                users[user] = Cursor(published: firstNew - 1)
-            }
-            if users[user]!.reading {
-                users[user]!.again = true
-                return false
-            }
-            users[user]!.reading = true
-            return true
+    private static func decode(_ lines: ArraySlice<Substring>, user: Int64) -> [AcceptedOp]? {
+        var ops: [AcceptedOp] = []
+        for line in lines {
+            guard let space = line.firstIndex(of: " "), let id = Int64(line[..<space]) else { return nil }
+            let text = Array(line[line.index(after: space)...].utf8)
+            guard let entry = try? JSON.parse(text, maxDepth: 512), let type = entry["type"]?.stringValue, let path = entry["path"]?.stringValue,
+                  let body = entry["op"], let op = try? Op(json: body) else { return nil }
+            ops.append(AcceptedOp(user: user, id: id, type: type, path: path, op: op, entryText: text))
         }
-        guard start else { return }
-        Task {
-            while true {
-                let after = users.withLock { $0[user]?.published ?? 0 }
-                var more = false
-                do {
-                    let ops = try await storage.page(user: user, after: after)
-                    if let last = ops.last {
-                        hub.publish(ops)
-                        users.withLock { $0[user]?.published = last.id }
-                    }
-                    more = ops.count == StreamHistory.pageSize
-                } catch {
-                    logger.warning("store streams: reading user \(user)'s new ops failed (\(PostgresServerDatabase.describe(error))); retrying")
-                    try? await Task.sleep(for: .milliseconds(200))
-                    more = true
-                }
-                let again = users.withLock { users -> Bool in
-                    guard users[user] != nil else { return false }
-                    if more || users[user]!.again {
-                        users[user]!.again = false
-                        return true
-                    }
-                    users[user]!.reading = false
-                    return false
-                }
-                if !again { return }
-                if !hub.isWatched(user) {
-                    users.withLock { _ = $0.removeValue(forKey: user) }
-                    return
-                }
-            }
-        }
+        return ops
     }
 }
