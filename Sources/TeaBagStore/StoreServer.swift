@@ -12,6 +12,7 @@ import TeaBagPostgres
 import TeaBagConfig
 import TeaBagCore
 import TeaBagServerKit
+import Synchronization
 import UnixSignals
 
 public struct StoreServer: Sendable {
@@ -25,6 +26,9 @@ public struct StoreServer: Sendable {
     public let adminKey: String
     /// Every route the router serves, `METHOD /path/{param}` (docs/openapi/store.yaml describes each).
     public let routes: [String]
+    /// Whether ops committed by other processes of this store reach its streams yet
+    /// (PostgreSQL: its LISTEN is established; SQLite: always).
+    public let streamsReady: @Sendable () -> Bool
 
     public static func build(configuration: StoreConfiguration, logger: Logger,
                              clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds,
@@ -80,7 +84,8 @@ public struct StoreServer: Sendable {
             logger: logger
         )
         return StoreServer(application: application, service: service, hub: hub, plugins: plugins, address: address, metrics: metrics,
-                           generatedKeyPath: generatedKeyPath, adminKey: key, routes: router.routes.map(\.description))
+                           generatedKeyPath: generatedKeyPath, adminKey: key, routes: router.routes.map(\.description),
+                           streamsReady: opened.streamsReady)
     }
 }
 
@@ -90,6 +95,8 @@ struct OpenedStorage {
     let storage: any StoreStorage
     let hub: StreamHub
     let services: (StoreService) -> [any Service]
+    /// Whether ops committed by other processes reach this one's streams yet (always, on SQLite).
+    var streamsReady: @Sendable () -> Bool = { true }
 }
 
 extension StoreServer {
@@ -104,10 +111,12 @@ extension StoreServer {
                                                patience: .milliseconds(configuration.databaseTimeoutMs), logger: logger,
                                                plugins: plugins, gate: gate, clock: clock, counters: counters)
             let hub = StreamHub(source: storage)
-            return OpenedStorage(storage: storage, hub: hub) { service in
-                [storage, PostgresStreamPump(storage: storage, hub: hub, logger: logger, forgetUser: { service.forgetUser($0) }),
-                 StreamsService(hub: hub)]
-            }
+            let forget = Mutex<StoreService?>(nil)
+            let pump = PostgresStreamPump(storage: storage, hub: hub, logger: logger, forgetUser: { user in forget.withLock { $0 }?.forgetUser(user) })
+            return OpenedStorage(storage: storage, hub: hub, services: { service in
+                forget.withLock { $0 = service }
+                return [storage, pump, StreamsService(hub: hub)]
+            }, streamsReady: { pump.isListening.load(ordering: .acquiring) })
         }
         let databasePath = (configuration.dataDirectory as NSString).appendingPathComponent("store.sqlite")
         let pool = try ServerDatabase.open(path: databasePath,

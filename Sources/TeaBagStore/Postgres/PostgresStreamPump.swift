@@ -46,6 +46,9 @@ final class PostgresStreamPump: Service, Sendable {
     private let logger: Logger
     /// Per watched user: the last id published here. Touched by the one LISTEN loop only (the lock is for Sendable).
     private let published = Mutex<[Int64: Int64]>([:])
+    /// Whether LISTEN is established: before it, a live listener here misses
+    /// what other instances commit (it resumes with Last-Event-ID like after any cut).
+    let isListening = Atomic<Bool>(false)
 
     init(storage: PostgresStoreStorage, hub: StreamHub, logger: Logger, forgetUser: @escaping @Sendable (Int64) -> Void) {
         self.storage = storage
@@ -61,6 +64,8 @@ final class PostgresStreamPump: Service, Sendable {
                 try await cancelWhenGracefulShutdown {
                     try await self.storage.database.client.withConnection { connection in
                         try await connection.listen(on: Self.channel) { notifications in
+                            self.isListening.store(true, ordering: .releasing)
+                            defer { self.isListening.store(false, ordering: .releasing) }
                             // Commits missed while not listening: read them for every watched user.
                             for user in self.published.withLock({ Array($0.keys) }) { try await self.readLog(user, upTo: nil) }
                             for try await notification in notifications { try await self.received(notification.payload) }
