@@ -113,6 +113,7 @@ extension StoreServer {
             let hub = StreamHub(source: storage)
             let forget = Mutex<StoreService?>(nil)
             let pump = PostgresStreamPump(storage: storage, hub: hub, logger: logger, forgetUser: { user in forget.withLock { $0 }?.forgetUser(user) })
+            storage.onCommit.withLock { $0 = { pump.publishLocal($0) } }
             return OpenedStorage(storage: storage, hub: hub, services: { service in
                 forget.withLock { $0 = service }
                 return [storage, pump, StreamsService(hub: hub)]

@@ -34,6 +34,8 @@ final class PostgresStoreStorage: StoreStorage, StreamSource, Service {
     /// is "beyond every id held" (resync) or lands before the new ops, never
     /// silently after some of them. Between outages a user's ids are consecutive.
     private let idFloor: Atomic<Int64>
+    /// Hands this process's committed ops to its streams before the ack (the pump's `publishLocal`).
+    let onCommit = Mutex<(@Sendable ([AcceptedOp]) -> Void)?>(nil)
 
     init(url: PostgresURL, connections: Int, patience: Duration, logger: Logger, plugins: PluginHost, gate: FoldGate,
          clock: @escaping @Sendable () -> Int64, counters: StoreCounters) {
@@ -55,7 +57,10 @@ final class PostgresStoreStorage: StoreStorage, StreamSource, Service {
             let started = ContinuousClock.now
             let result: Result<[WriteOutcome], any Error>
             do {
-                result = .success(try await merge(request))
+                let (outcomes, accepted) = try await merge(request)
+                // Listeners here first, as the SQLite writer does: a poll right after the ack sees the op.
+                if !accepted.isEmpty, let publish = onCommit.withLock({ $0 }) { publish(accepted) }
+                result = .success(outcomes)
                 let elapsed: Duration = ContinuousClock.now - started
                 counters.commit.record(elapsed)
                 counters.commitBatch.record(Double(1))
@@ -72,12 +77,12 @@ final class PostgresStoreStorage: StoreStorage, StreamSource, Service {
         }
     }
 
-    private func merge(_ request: WriteRequest) async throws -> [WriteOutcome] {
+    private func merge(_ request: WriteRequest) async throws -> (outcomes: [WriteOutcome], accepted: [AcceptedOp]) {
         let plugins = self.plugins, folds = self.folds, floor = idFloor.load(ordering: .relaxed)
         return try await database.perform { client, logger in
             try await client.withTransaction(logger: logger) { connection in
                 var merge = PostgresMerge(connection: connection, logger: logger, user: request.user, plugins: plugins, folds: folds, idFloor: floor)
-                return try await merge.run(request.entries).outcomes
+                return try await merge.run(request.entries)
             }
         }
     }

@@ -44,7 +44,7 @@ final class PostgresStreamPump: Service, Sendable {
     private let hub: StreamHub
     private let forgetUser: @Sendable (Int64) -> Void
     private let logger: Logger
-    /// Per watched user: the last id published here. Touched by the one LISTEN loop only (the lock is for Sendable).
+    /// Per watched user: the last id published here (by the LISTEN loop or a local commit).
     private let published = Mutex<[Int64: Int64]>([:])
     /// Whether LISTEN is established: before it, a live listener here misses
     /// what other instances commit (it resumes with Last-Event-ID like after any cut).
@@ -84,6 +84,20 @@ final class PostgresStreamPump: Service, Sendable {
     /// payload when they follow what was published (the common case: no
     /// read at all, and ops a later base pruned still stream, as in SQLite),
     /// else read from the log.
+    /// This process's own commit, published before its ack when it follows
+    /// what was published without a gap (no other process's commit can be
+    /// missing between); otherwise its notification brings it, in order.
+    func publishLocal(_ accepted: [AcceptedOp]) {
+        guard let user = accepted.first?.user, let first = accepted.first?.id, let last = accepted.last?.id, hub.isWatched(user) else { return }
+        published.withLock { published in
+            let after = published[user] ?? first - 1
+            guard after == first - 1 else { return }
+            // Under the lock: the hub gets each user's ops in id order, whoever publishes them.
+            hub.publish(accepted)
+            published[user] = last
+        }
+    }
+
     private func received(_ payload: String) async throws {
         var lines = payload.split(separator: "\n", omittingEmptySubsequences: false)[...]
         let header = lines.popFirst()?.split(separator: " ") ?? []
@@ -96,17 +110,21 @@ final class PostgresStreamPump: Service, Sendable {
             _ = published.withLock { $0.removeValue(forKey: user) }
             return
         }
-        // First sight of this user since it was watched: its live ops start at this commit.
-        let after = published.withLock { $0[user] } ?? first - 1
-        guard after < last else { return }
-        guard after >= first - 1, !lines.isEmpty, let ops = Self.decode(lines, user: user) else {
-            published.withLock { $0[user] = after }
-            try await readLog(user, upTo: last)
-            return
+        let ops = lines.isEmpty ? nil : Self.decode(lines, user: user)
+        let needsLog = published.withLock { published -> Bool in
+            // First sight of this user since it was watched: its live ops start at this commit.
+            let after = published[user] ?? first - 1
+            guard after < last else { return false }
+            guard after >= first - 1, let ops else {
+                published[user] = after
+                return true
+            }
+            let fresh = ops.filter { $0.id > after }
+            if !fresh.isEmpty { hub.publish(fresh) }
+            published[user] = last
+            return false
         }
-        let fresh = ops.filter { $0.id > after }
-        if !fresh.isEmpty { hub.publish(fresh) }
-        published.withLock { $0[user] = last }
+        if needsLog { try await readLog(user, upTo: last) }
     }
 
     /// The user's committed ops above what was published, from the log.
@@ -118,14 +136,17 @@ final class PostgresStreamPump: Service, Sendable {
         guard var after = published.withLock({ $0[user] }) else { return }
         while true {
             let ops = try await storage.page(user: user, after: after)
-            if let newest = ops.last {
-                hub.publish(ops)
-                after = newest.id
-                published.withLock { $0[user] = after }
+            after = published.withLock { published -> Int64 in
+                let current = published[user] ?? after
+                let fresh = ops.filter { $0.id > current }
+                guard let newest = fresh.last else { return current }
+                hub.publish(fresh)
+                published[user] = newest.id
+                return newest.id
             }
             if ops.count < StreamHistory.pageSize { break }
         }
-        if let last, after < last { published.withLock { $0[user] = last } }
+        if let last { published.withLock { if ($0[user] ?? 0) < last { $0[user] = last } } }
     }
 
     private static func decode(_ lines: ArraySlice<Substring>, user: Int64) -> [AcceptedOp]? {
