@@ -66,13 +66,20 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
+        // What the table and the store share on PostgreSQL: the URL, migrations, 503 on an unreachable database.
+        .target(name: "TeaBagPostgres", dependencies: [
+            "TeaBagCore", "TeaBagServerKit",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "TeaBagTable", dependencies: [
-            "TeaBagCore", "TeaBagServerKit", "TeaBagConfig",
+            "TeaBagCore", "TeaBagServerKit", "TeaBagConfig", "TeaBagPostgres",
             .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         .target(name: "TeaBagStore", dependencies: [
-            "TeaBagCore", "TeaBagPlugins", "TeaBagServerKit", "TeaBagConfig",
+            "TeaBagCore", "TeaBagPlugins", "TeaBagServerKit", "TeaBagConfig", "TeaBagPostgres",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),

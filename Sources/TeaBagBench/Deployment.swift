@@ -16,12 +16,13 @@ struct BenchDeployment {
     let services: InProcessServices
     let directory: String
 
-    static func start(durability: Durability, plugins: String = "Plugins") async throws -> BenchDeployment {
+    /// - Parameter storeDatabase: `store.database` (nil: SQLite in the directory).
+    static func start(durability: Durability, plugins: String = "Plugins", storeDatabase: String? = nil) async throws -> BenchDeployment {
         let directory = NSTemporaryDirectory() + "teabag-bench-\(UUID().uuidString)"
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let table = try BenchServers.table(directory: directory, logger: logger)
-        let store = try BenchServers.store(directory: directory + "/store", durability: durability, plugins: plugins, logger: logger)
+        let store = try BenchServers.store(directory: directory + "/store", durability: durability, plugins: plugins, database: storeDatabase, logger: logger)
         let services = InProcessServices([table.application, store.application], logger: logger)
         while table.address.url == nil || store.address.url == nil { try await Task.sleep(for: .milliseconds(10)) }
         let tableURL = table.address.url! + "/", storeURL = store.address.url! + "/"
@@ -59,12 +60,14 @@ enum BenchServers {
         return try TableServer.build(configuration: configuration, logger: logger)
     }
 
-    static func store(directory: String, durability: Durability, plugins: String = "Plugins", logger: Logger) throws -> StoreServer {
+    static func store(directory: String, durability: Durability, plugins: String = "Plugins", database: String? = nil,
+                      logger: Logger) throws -> StoreServer {
         var configuration = StoreConfiguration()
         configuration.port = 0
         configuration.dataDirectory = directory
         configuration.key = storeKey
         configuration.durability = durability
+        configuration.database = database
         configuration.pluginDirectories = [plugins]
         configuration.logLevel = logger.logLevel
         return try StoreServer.build(configuration: configuration, logger: logger)

@@ -16,6 +16,8 @@ struct TableBench: AsyncParsableCommand {
     @Option(help: "Seconds per measurement.") var seconds = 10
     @Option(help: "Concurrent connections.") var connections = 16
     @Option(help: "Where to write the report.") var out = "docs/benchmarks/table.md"
+    @Option(help: "table.database: a postgresql:// URL to measure the table on PostgreSQL instead of SQLite (an empty database; the report says which).")
+    var database: String?
 
     func run() async throws {
         let data = NSTemporaryDirectory() + "teabag-bench-table-\(UUID().uuidString)"
@@ -24,6 +26,7 @@ struct TableBench: AsyncParsableCommand {
         configuration.port = 0
         configuration.dataDirectory = data
         configuration.key = "bench-table-key-0123456789"
+        configuration.database = database
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
         let table = try TableServer.build(configuration: configuration, logger: logger)
@@ -71,7 +74,8 @@ struct TableBench: AsyncParsableCommand {
         # Table benchmark
 
         `swift run -c release teabag-bench table` on \(Report.machine()), \(ISO8601DateFormatter().string(from: Date())). \
-        wrk, 2 threads, \(connections) connections, \(seconds) s per route, load generator on the same cores as the table.
+        wrk, 2 threads, \(connections) connections, \(seconds) s per route, load generator on the same cores as the table. \
+        State in \(database == nil ? "SQLite (the default)" : "PostgreSQL (`--database`)").
 
         \(table_)
         A check is an HMAC-SHA256 of the token, a lookup in the in-memory mirror of the sessions, and the \

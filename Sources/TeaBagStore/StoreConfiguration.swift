@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import TeaBagConfig
 import TeaBagPlugins
+import TeaBagPostgres
 import TeaBagServerKit
 
 public struct StoreConfiguration: Sendable {
@@ -17,6 +18,12 @@ public struct StoreConfiguration: Sendable {
     public var key: String?
     /// `full` (default): every commit is fsynced before it is acknowledged.
     public var durability = Durability(rawValue: ConfigSchema.defaultString("store.durability"))!
+    /// `store.database`: unset, the oplogs are in `<data>/store.sqlite`,
+    /// owned by this one process; a `postgresql://…` URL, in that database,
+    /// which any number of processes of this one store may share.
+    public var database: String?
+    public var databaseConnections = ConfigSchema.defaultInt("store.database_connections")
+    public var databaseTimeoutMs = ConfigSchema.defaultMilliseconds("store.database_timeout")
     public var maxSkewMs = Int64(ConfigSchema.defaultMilliseconds("store.max_skew"))
     public var longPollDelayMs = ConfigSchema.defaultMilliseconds("store.long_poll_delay")
     public var unknownTypes = UnknownTypes(rawValue: ConfigSchema.defaultString("store.unknown_types"))!
@@ -47,6 +54,9 @@ public struct StoreConfiguration: Sendable {
         port = store.int(forKey: "port", default: port)
         dataDirectory = store.string(forKey: "data", default: dataDirectory)
         key = store.string(forKey: "key", isSecret: true)
+        database = store.string(forKey: "database", isSecret: true)
+        databaseConnections = store.int(forKey: "database_connections", default: databaseConnections)
+        databaseTimeoutMs = store.milliseconds(forKey: "database_timeout", default: databaseTimeoutMs)
         durability = store.string(forKey: "durability").flatMap(Durability.init(rawValue:)) ?? durability
         maxSkewMs = Int64(store.milliseconds(forKey: "max_skew", default: Int(maxSkewMs)))
         longPollDelayMs = store.milliseconds(forKey: "long_poll_delay", default: longPollDelayMs)
@@ -66,6 +76,9 @@ public struct StoreConfiguration: Sendable {
         func bad(_ key: String, _ problem: String) -> ConfigError { ConfigError(origin: "configuration", key: key, problem: problem) }
         guard (0...65535).contains(port) else { throw bad("store.port", "must be from 0 to 65535") }
         if let key, key.count < 16 { throw bad("store.key", "must be at least 16 characters (or unset, to generate one)") }
+        if let database, case .failure(let problem) = PostgresURL.parse(database) { throw bad("store.database", problem.text) }
+        guard (1...1000).contains(databaseConnections) else { throw bad("store.database_connections", "must be from 1 to 1000") }
+        guard databaseTimeoutMs >= 100 else { throw bad("store.database_timeout", "must be at least 100ms") }
         guard maxSkewMs >= 0 else { throw bad("store.max_skew", "must not be negative") }
         guard longPollDelayMs >= 1 else { throw bad("store.long_poll_delay", "must be positive") }
         guard bodyLimit >= 1024 else { throw bad("store.body_limit", "must be at least 1024 bytes") }

@@ -18,13 +18,13 @@ struct StoreRoutes: Sendable {
     func register(on router: Router<ServerContext>) {
         router.put("/admin/user/:user_id") { request, context in
             try requireAdmin(request)
-            try service.createUser(try context.userID(kind: "UserError"))
+            try await service.createUser(try context.userID(kind: "UserError"))
             return Response.ok
         }
 
         router.get("/admin/user/:user_id/code") { request, context in
             try requireAdmin(request)
-            let (code, expiry) = try service.newCode(user: try context.userID(kind: "UserError"))
+            let (code, expiry) = try await service.newCode(user: try context.userID(kind: "UserError"))
             return Response.json(["code": .string(code), "expiry": .number(Double(expiry))])
         }
 
@@ -34,7 +34,7 @@ struct StoreRoutes: Sendable {
             guard let tableURL = body["table_url"]?.stringValue, let code = body["code"]?.stringValue else {
                 throw APIError(.userInvalidPostBody, "the body must be {\"table_url\": \"…/user/N/\", \"code\": \"…\"[, \"store_id\": \"…\"]}")
             }
-            try service.confirm(user: user, tableURL: tableURL, code: code, storeID: body["store_id"]?.stringValue)
+            try await service.confirm(user: user, tableURL: tableURL, code: code, storeID: body["store_id"]?.stringValue)
             return Response.ok
         }
 
@@ -64,7 +64,7 @@ struct StoreRoutes: Sendable {
         router.get("/user/:user_id/oplog") { request, context in
             let user = try await authorize(request, context)
             let key = try oplogKey(request)
-            return Response.json(.array(try service.oplog(user: user.id, type: key.type, path: key.path)))
+            return Response.json(.array(try await service.oplog(user: user.id, type: key.type, path: key.path)))
         }
 
         router.get("/user/:user_id/value") { request, context in

@@ -9,8 +9,7 @@ import TeaBagPlugins
 import TeaBagServerKit
 
 public final class StoreService: Sendable {
-    let pool: DatabasePool
-    let writer: StoreWriter
+    let storage: any StoreStorage
     let plugins: PluginHost
     let gate: FoldGate
     let tokens: TokenChecker
@@ -20,10 +19,9 @@ public final class StoreService: Sendable {
     let counters: StoreCounters
     private let users = Mutex<[Int64: StoreUser]>([:])
 
-    init(pool: DatabasePool, writer: StoreWriter, plugins: PluginHost, gate: FoldGate, tokens: TokenChecker, codes: EnrollmentCodes,
+    init(storage: any StoreStorage, plugins: PluginHost, gate: FoldGate, tokens: TokenChecker, codes: EnrollmentCodes,
          configuration: StoreConfiguration, clock: @escaping @Sendable () -> Int64, counters: StoreCounters) {
-        self.pool = pool
-        self.writer = writer
+        self.storage = storage
         self.plugins = plugins
         self.gate = gate
         self.tokens = tokens
@@ -35,21 +33,26 @@ public final class StoreService: Sendable {
 
     // MARK: users and enrollment
 
-    public func createUser(_ id: Int64) throws {
-        try pool.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO users (id, created_ms) VALUES (?, ?)", arguments: [id, clock()])
-        }
+    /// The SQLite backend's pool and writer (tests of the SQLite file only).
+    var pool: DatabasePool { (storage as! SQLiteStoreStorage).pool }
+    var writer: StoreWriter { (storage as! SQLiteStoreStorage).writer }
+
+    public func createUser(_ id: Int64) async throws {
+        try await storage.createUser(id, now: clock())
         users.withLock { $0[id] = nil }
     }
 
     static let maxCachedUsers = 100_000
 
+    /// Drops a cached user (another process of this store changed it).
+    func forgetUser(_ id: Int64) { users.withLock { $0[id] = nil } }
+
     /// The user when already in memory (the event-loop path must not read the database).
     func cachedUser(_ id: Int64) -> StoreUser? { users.withLock { $0[id] } }
 
-    func user(_ id: Int64) throws -> StoreUser {
+    func user(_ id: Int64) async throws -> StoreUser {
         if let known = users.withLock({ $0[id] }) { return known }
-        guard let user = try pool.read({ db in try StoreUser.fetch(db, id: id) }) else {
+        guard let user = try await storage.user(id) else {
             throw APIError(.userNotFound, "no user \(id) on this store (the store admin creates it: PUT /admin/user/\(id))")
         }
         users.withLock { users in
@@ -60,14 +63,14 @@ public final class StoreService: Sendable {
         return user
     }
 
-    public func newCode(user id: Int64) throws -> (code: String, expiry: Int64) {
-        _ = try user(id)
+    public func newCode(user id: Int64) async throws -> (code: String, expiry: Int64) {
+        _ = try await user(id)
         return codes.make(user: id, now: clock())
     }
 
     /// Binds the user to a table with a single-use code; remembers the store id (ext).
-    func confirm(user id: Int64, tableURL: String, code: String, storeID: String?) throws {
-        _ = try user(id)
+    func confirm(user id: Int64, tableURL: String, code: String, storeID: String?) async throws {
+        _ = try await user(id)
         guard let expiry = codes.verify(code, user: id, now: clock()) else {
             throw APIError(.userInvalidCode, "the code is not valid or has expired (get a new one: GET /admin/user/\(id)/code)")
         }
@@ -77,26 +80,15 @@ public final class StoreService: Sendable {
         if let storeID, storeID.isEmpty || storeID.count > 128 || storeID.contains("_") {
             throw APIError(.userInvalidStoreId, "store_id must be 1 to 128 characters without _")
         }
-        let now = clock()
-        try pool.write { db in
-            try db.execute(sql: "DELETE FROM used_codes WHERE expiry_ms < ?", arguments: [now])
-            do {
-                try db.execute(sql: "INSERT INTO used_codes (user_id, code, expiry_ms) VALUES (?, ?, ?)", arguments: [id, code, expiry])
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-                throw APIError(.userInvalidCode, "this code was used already; codes are single use")
-            }
-            var user = try StoreUser.fetch(db, id: id)!
-            user.tableURL = tableURL
-            if let storeID, !user.storeIDs.contains(storeID) { user.storeIDs.append(storeID) }
-            let ids = String(decoding: try JSONEncoder().encode(user.storeIDs), as: UTF8.self)
-            try db.execute(sql: "UPDATE users SET table_url = ?, store_ids = ? WHERE id = ?", arguments: [tableURL, ids, id])
+        guard try await storage.confirm(user: id, code: code, expiry: expiry, tableURL: tableURL, storeID: storeID, now: clock()) else {
+            throw APIError(.userInvalidCode, "this code was used already; codes are single use")
         }
         users.withLock { $0[id] = nil }
     }
 
     /// The user, once its store token checks out.
     func authorize(user id: Int64, token: String?) async throws -> StoreUser {
-        let user = try user(id)
+        let user = try await user(id)
         try await tokens.check(user: user, token: token)
         return user
     }
@@ -158,9 +150,16 @@ public final class StoreService: Sendable {
         }
     }
 
+    /// Merges `entries` of one user, in order, in one transaction; returns once committed.
+    func merge(user: Int64, _ entries: [WriteEntry]) async throws -> [WriteOutcome] {
+        try await withCheckedThrowingContinuation { continuation in
+            storage.submit(WriteRequest(user: user, entries: entries, loop: nil) { continuation.resume(with: $0) })
+        }
+    }
+
     /// One op: admitted, merged, committed.
     func push(user: Int64, type: String, path: String, body: JSON) async throws -> WriteOutcome {
-        let outcome = try await writer.merge(user: user, [admit(type: type, path: path, body: body)])[0]
+        let outcome = try await merge(user: user, [admit(type: type, path: path, body: body)])[0]
         count(outcome)
         if case .refused(let error) = outcome { throw error }
         return outcome
@@ -170,7 +169,7 @@ public final class StoreService: Sendable {
     /// the admitted ones merged in order in one transaction.
     public func pushBatch(user: Int64, items: [JSON]) async throws -> [JSON] {
         let prepared = prepareBatch(items)
-        let outcomes = prepared.entries.isEmpty ? [] : try await writer.merge(user: user, prepared.entries.map(\.entry))
+        let outcomes = prepared.entries.isEmpty ? [] : try await merge(user: user, prepared.entries.map(\.entry))
         return finishBatch(prepared, outcomes: outcomes)
     }
 
@@ -220,11 +219,9 @@ public final class StoreService: Sendable {
     // MARK: reads
 
     /// The oplog: its base first, then the payload ops in fold order.
-    func oplog(user: Int64, type: String, path: String) throws -> [JSON] {
-        try pool.read { db in
-            guard let held = try HeldPath.read(db, user: user, type: type, path: path) else { return [Op.empty.json] }
-            return [held.base.json] + held.ops.map(\.json)
-        }
+    func oplog(user: Int64, type: String, path: String) async throws -> [JSON] {
+        guard let held = try await storage.heldPath(user: user, type: type, path: path) else { return [Op.empty.json] }
+        return [held.base.json] + held.ops.map(\.json)
     }
 
     /// How long `GET value` waits for a fold before answering 503: a slow
@@ -236,23 +233,10 @@ public final class StoreService: Sendable {
         guard let reducer = plugins.reducer(for: type) else {
             throw APIError(.storeNoReducer, "this store serves no reducer for type \(type)")
         }
-        enum Read: Sendable { case ready(JSON), fold(HeldPath) }
-        let read = try await pool.read { db -> Read in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM paths WHERE user_id = ? AND type = ? AND path = ?",
-                                             arguments: [user, type, path]) else {
-                return .ready(["value": .null, "date": 0, "sha": .string(Op.emptySHA)])
-            }
-            if row["value_version"] as String? == tag(reducer), let text: String = row["value"],
-               let value = try? JSON.parse(text, maxDepth: 512) {
-                let base = try Op(jsonBytes: Array((row["base"] as String).utf8), maxDepth: 512)
-                return .ready(["value": value, "date": .number(Double(row["value_date"] ?? base.date)),
-                               "sha": .string(row["value_sha"] ?? base.sha)])
-            }
-            return .fold(try HeldPath.read(db, user: user, type: type, path: path)!)
-        }
-        guard case .fold(let held) = read else {
-            if case .ready(let answer) = read { return answer }
-            return .null
+        let held: HeldPath
+        switch try await storage.value(user: user, type: type, path: path, version: tag(reducer)) {
+        case .ready(let answer): return answer
+        case .fold(let stale): held = stale
         }
         // Stale (an op arrived out of order) or folded by another reducer version: fold now, within the budget.
         let key = PathKey(user: user, type: type, path: path)

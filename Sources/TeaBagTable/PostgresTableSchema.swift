@@ -4,10 +4,11 @@
 /// `table_` so a store may later share the database.
 import Logging
 import PostgresNIO
+import TeaBagPostgres
 
 enum PostgresTableSchema {
     /// Versions in order; each a list of statements (the extended protocol runs one at a time).
-    static let migrations: [(version: Int32, statements: [String])] = [
+    static let migrations: PostgresSupport.Migrations = [
         (1, [
             """
             CREATE TABLE table_users (
@@ -46,28 +47,8 @@ enum PostgresTableSchema {
     /// `pg_advisory_xact_lock` key: "teabag table schema".
     static let lockKey: Int64 = 0x7465_6162_6167_7462
 
-    struct TooNew: Error, CustomStringConvertible {
-        let version: Int32
-        var description: String { "the database's table schema is version \(version), newer than this teabag knows (\(migrations.last!.version)); upgrade teabag" }
-    }
-
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
-            try await connection.query("CREATE TABLE IF NOT EXISTS table_schema_versions (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-                                       logger: logger)
-            var current: Int32 = 0
-            for try await version in try await connection.query("SELECT coalesce(max(version), 0) FROM table_schema_versions", logger: logger).decode(Int32.self) {
-                current = version
-            }
-            guard current <= migrations.last!.version else { throw TooNew(version: current) }
-            for migration in migrations where migration.version > current {
-                for statement in migration.statements {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                }
-                try await connection.query("INSERT INTO table_schema_versions (version) VALUES (\(migration.version))", logger: logger)
-                logger.notice("table schema migrated to version \(migration.version)")
-            }
-        }
+        try await PostgresSupport.migrate(client, schema: "table", versionsTable: "table_schema_versions", lockKey: lockKey,
+                                          migrations: migrations, logger: logger)
     }
 }

@@ -20,68 +20,24 @@ import Logging
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
+import TeaBagPostgres
 import Synchronization
 import TeaBagServerKit
 
 final class PostgresTableStorage: TableStorage, Service {
-    let client: PostgresClient
-    let logger: Logger
-    /// For the driver: never below notice (see `init`).
-    let driverLogger: Logger
-    /// How long one call may wait for the database before it is answered 503.
-    let patience: Duration
-    private let migration = Mutex<Task<Void, any Error>?>(nil)
+    let database: PostgresServerDatabase
+    var client: PostgresClient { database.client }
     /// When expired sessions were last deleted (they are refused by every
     /// query long before; this only keeps the table small).
     private let lastSweep = Mutex<Int64>(0)
     static let sweepEveryMs: Int64 = 60_000
 
     init(url: PostgresURL, connections: Int, logger: Logger, patience: Duration = .seconds(5)) {
-        var configuration = PostgresClient.Configuration(host: url.host, port: url.port, username: url.user, password: url.password,
-                                                         database: url.database, tls: Self.tls(url.tls))
-        configuration.options.maximumConnections = connections
-        configuration.options.connectTimeout = .seconds(3)
-        // The driver logs statements with their values at debug level: master
-        // hashes and token signatures, which must never reach a log.
-        var driverLogger = logger
-        driverLogger.logLevel = max(logger.logLevel, .notice)
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: driverLogger)
-        self.logger = logger
-        self.driverLogger = driverLogger
-        self.patience = patience
+        database = PostgresServerDatabase(url: url, connections: connections, logger: logger, patience: patience, schema: "table",
+                                    migrate: PostgresTableSchema.migrate)
     }
 
-    static func tls(_ mode: PostgresURL.TLSMode) -> PostgresClient.Configuration.TLS {
-        switch mode {
-        case .disable: .disable
-        case .prefer: .prefer(.makeClientConfiguration())
-        case .require: .require(.makeClientConfiguration())
-        }
-    }
-
-    /// Runs the connection pool and, at once, the migrations (retried until
-    /// the database answers, so a table started before its database comes
-    /// up serves 503 until then instead of exiting).
-    func run() async throws {
-        await withDiscardingTaskGroup { group in
-            group.addTask { await self.client.run() }
-            group.addTask {
-                while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    do {
-                        try await self.migrated()
-                        return
-                    } catch {
-                        if Self.cause(error) is PostgresTableSchema.TooNew {
-                            self.logger.error("\(Self.cause(error))")
-                        } else {
-                            self.logger.warning("PostgreSQL not ready yet (\(Self.describe(error))); retrying")
-                        }
-                        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
-                    }
-                }
-            }
-        }
-    }
+    func run() async throws { await database.run() }
 
     // MARK: TableStorage
 
@@ -221,119 +177,9 @@ final class PostgresTableStorage: TableStorage, Service {
         }
     }
 
-    // MARK: migrations and failures
+    func migrated() async throws { try await database.migrated() }
 
-    /// Applies the migrations once per process (again after a failure).
-    func migrated() async throws {
-        let task = migration.withLock { task in
-            if let task { return task }
-            let started = Task { try await PostgresTableSchema.migrate(client, logger: driverLogger) }
-            task = started
-            return started
-        }
-        do {
-            try await task.value
-        } catch {
-            migration.withLock { if $0 == task { $0 = nil } }
-            throw error
-        }
-    }
-
-    /// Runs `body` once the schema is current, within `patience`; a database
-    /// that cannot answer becomes 503 with Retry-After. The answer does not
-    /// wait for a stuck connection to give up: `body` is left to finish or
-    /// fail on its own, so a 503 means "not known to be done" — every write
-    /// here is safe to repeat.
     private func perform<T: Sendable>(_ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T) async throws -> T {
-        let client = client, logger = driverLogger
-        do {
-            return try await Self.within(patience) {
-                do { try await self.migrated() } catch { throw NotMigrated(underlying: error) }
-                return try await body(client, logger)
-            }
-        } catch let error as APIError {
-            throw error
-        } catch where Self.isUnavailable(error) {
-            self.logger.warning("PostgreSQL unavailable: \(Self.describe(error))")
-            let message = ((error as? NotMigrated).map { Self.cause($0.underlying) } as? PostgresTableSchema.TooNew).map { "the table's database cannot be used: \($0)" }
-                ?? "the table's database cannot be reached right now; retry shortly"
-            var refusal = APIError(.serverDatabaseUnavailable, message)
-            refusal.headers[.retryAfter] = "1"
-            throw refusal
-        }
-    }
-
-    /// `work`'s result, or `DatabaseTimeout` once `patience` has passed (then `work` is cancelled, not awaited).
-    static func within<T: Sendable>(_ patience: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        let race = Race<T>()
-        return try await withCheckedThrowingContinuation { continuation in
-            race.start(continuation, work: work)
-            Task {
-                try? await Task.sleep(for: patience)
-                race.finish(.failure(DatabaseTimeout()), cancelWork: true)
-            }
-        }
-    }
-
-    /// A continuation resumed by whichever comes first, the work or the deadline.
-    final class Race<T: Sendable>: Sendable {
-        private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, work: Task<Void, Never>?)>((nil, nil))
-
-        func start(_ continuation: CheckedContinuation<T, any Error>, work: @escaping @Sendable () async throws -> T) {
-            state.withLock { $0.continuation = continuation }
-            let task = Task {
-                do { self.finish(.success(try await work())) } catch { self.finish(.failure(error)) }
-            }
-            state.withLock { $0.work = task }
-        }
-
-        func finish(_ result: Result<T, any Error>, cancelWork: Bool = false) {
-            let (continuation, work) = state.withLock { s in
-                defer { s.continuation = nil }
-                return (s.continuation, s.work)
-            }
-            guard let continuation else { return }
-            continuation.resume(with: result)
-            if cancelWork { work?.cancel() }
-        }
-    }
-
-    struct DatabaseTimeout: Error {}
-    /// The schema could not be brought up to date: whatever the cause (no
-    /// such database, a refused login), nothing can be served until it is.
-    struct NotMigrated: Error { let underlying: any Error }
-
-    /// Whether a failure is the database being away (retry later), not a fault of the statement.
-    static func isUnavailable(_ error: any Error) -> Bool {
-        guard let error = cause(error) as? PSQLError else { return true }  // not migrated, pool, timeout, cancellation, socket errors
-        switch error.code {
-        case .server:
-            // 08: connection exception; 57P0x: shutting down or starting up; 53: out of resources;
-            // 25006: read-only transaction (a standby, during a failover); 40001/40P01: retry the transaction.
-            let state = error.serverInfo?[.sqlState] ?? ""
-            return state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") || ["25006", "40001", "40P01"].contains(state)
-        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed, .queryCancelled,
-             .sslUnsupported, .failedToAddSSLHandler:
-            return true
-        default:
-            return false
-        }
-    }
-
-    /// What went wrong inside a transaction, rather than the wrapper saying so.
-    static func cause(_ error: any Error) -> any Error {
-        guard let error = error as? PostgresTransactionError else { return error }
-        return error.beginError ?? error.closureError ?? error.commitError ?? error.rollbackError ?? error
-    }
-
-    /// One line, never the password (PSQLError's description leaves out the server's text; ours adds it back).
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? NotMigrated { return "schema not migrated: " + describe(error.underlying) }
-        if error is PostgresTransactionError { return describe(cause(error)) }
-        if let error = error as? PSQLError {
-            let server = [error.serverInfo?[.sqlState], error.serverInfo?[.message]].compactMap { $0 }.joined(separator: " ")
-            return "\(error.code)" + (server.isEmpty ? "" : ": \(server)") + (error.underlying.map { " (\($0))" } ?? "")
-        }
-        return "\(error)"
+        try await database.perform(body)
     }
 }

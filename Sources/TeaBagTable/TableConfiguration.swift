@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import TeaBagConfig
 import TeaBagCore
+import TeaBagPostgres
 import TeaBagServerKit
 
 public struct TableConfiguration: Sendable {

@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import TeaBagCore
+import TeaBagPostgres
 import TeaBagServerKit
 
 public struct TableServer: Sendable {

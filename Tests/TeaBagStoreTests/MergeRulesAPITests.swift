@@ -6,9 +6,9 @@ import TeaBagTestSupport
 /// Every rule of docs/sync.md#oplog-rules, observed through `POST/GET oplog` and `GET value`.
 @Suite("Store: the merge rules of docs/sync.md#oplog-rules through the API")
 struct MergeRulesAPITests {
-    @Test("falsy payloads (null, 0, false, \"\") are ops like any other, kept and returned as given")
-    func falsyPayloads() async throws {
-        try await withEnrolledUser { (u) async throws in
+    @Test("falsy payloads (null, 0, false, \"\") are ops like any other, kept and returned as given", arguments: TableBackend.allCases)
+    func falsyPayloads(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { (u) async throws in
             let c = u.client()
             let ops: [JSON] = [payloadOp(1, "f1", nil), payloadOp(2, "f2", 0), payloadOp(3, "f3", false), payloadOp(4, "f4", "")]
             for op in ops { #expect(try await c.push("note", "/falsy", op).isAccepted, "\(op)") }
@@ -20,9 +20,9 @@ struct MergeRulesAPITests {
         }
     }
 
-    @Test("falsy values (null, 0, false, \"\") make bases; each later one replaces the one before")
-    func falsyValues() async throws {
-        try await withEnrolledUser { (u) async throws in
+    @Test("falsy values (null, 0, false, \"\") make bases; each later one replaces the one before", arguments: TableBackend.allCases)
+    func falsyValues(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { (u) async throws in
             let c = u.client()
             for (date, value) in [(Int64(10), JSON.number(0)), (20, false), (30, ""), (40, nil)] {
                 let op = valueOp(date, "v\(date)", value)
@@ -37,9 +37,9 @@ struct MergeRulesAPITests {
         }
     }
 
-    @Test("payload ops sort by (date, sha), whatever order they arrive in")
-    func ordering() async throws {
-        try await withEnrolledUser { (u) async throws in
+    @Test("payload ops sort by (date, sha), whatever order they arrive in", arguments: TableBackend.allCases)
+    func ordering(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { (u) async throws in
             let c = u.client()
             let a = payloadOp(300, "a", 1), b = payloadOp(100, "b", 2), c2 = payloadOp(200, "c", 3)
             let d = payloadOp(200, "bb", 4), e = payloadOp(200, "d", 5)
@@ -49,9 +49,9 @@ struct MergeRulesAPITests {
         }
     }
 
-    @Test("duplicates: a sha held as a payload op or as the base is a noop, also inside one batch")
-    func duplicates() async throws {
-        try await withEnrolledUser { (u) async throws in
+    @Test("duplicates: a sha held as a payload op or as the base is a noop, also inside one batch", arguments: TableBackend.allCases)
+    func duplicates(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { (u) async throws in
             let c = u.client()
             let op = payloadOp(100, "dup", 5)
             #expect(try await c.push("counter", "/dup", op).isAccepted)
@@ -69,9 +69,9 @@ struct MergeRulesAPITests {
         }
     }
 
-    @Test("pruning with covers: covered ops go, later seqs stay, a late op of another node is kept right after the base")
-    func pruneWithCovers() async throws {
-        try await withEnrolledUser { (u) async throws in
+    @Test("pruning with covers: covered ops go, later seqs stay, a late op of another node is kept right after the base", arguments: TableBackend.allCases)
+    func pruneWithCovers(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { (u) async throws in
             let c = u.client()
             let a1 = payloadOp(100, "a1", 1, node: "A", seq: 1)
             let a2 = payloadOp(110, "a2", 2, node: "A", seq: 2)
@@ -108,9 +108,9 @@ struct MergeRulesAPITests {
         }
     }
 
-    @Test("pruning without covers (the original rule): ops dated before the new base go, later ones stay; late ones are noops")
-    func pruneWithoutCovers() async throws {
-        try await withEnrolledUser { (u) async throws in
+    @Test("pruning without covers (the original rule): ops dated before the new base go, later ones stay; late ones are noops", arguments: TableBackend.allCases)
+    func pruneWithoutCovers(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { (u) async throws in
             let c = u.client()
             let ops = [payloadOp(100, "o1", 1), payloadOp(200, "o2", 2), payloadOp(300, "o3", 4), payloadOp(400, "o4", 8)]
             for op in ops { #expect(try await c.push("counter", "/orig", op).isAccepted) }
@@ -127,9 +127,9 @@ struct MergeRulesAPITests {
         }
     }
 
-    @Test("a losing value-op is a noop: older (date, sha), dominated covers, or covers that do not dominate")
-    func losingValueOps() async throws {
-        try await withEnrolledUser { (u) async throws in
+    @Test("a losing value-op is a noop: older (date, sha), dominated covers, or covers that do not dominate", arguments: TableBackend.allCases)
+    func losingValueOps(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { (u) async throws in
             let c = u.client()
             let base = valueOp(500, "m", 10)
             #expect(try await c.push("counter", "/lose", base).isAccepted)
@@ -156,9 +156,9 @@ struct MergeRulesAPITests {
         }
     }
 
-    @Test("late ops: lateness is judged against the current base; a late op folds right after it")
-    func lateOps() async throws {
-        try await withEnrolledUser { (u) async throws in
+    @Test("late ops: lateness is judged against the current base; a late op folds right after it", arguments: TableBackend.allCases)
+    func lateOps(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { (u) async throws in
             let c = u.client()
             let base = valueOp(1_000, "base", [], covers: ["A": 1])
             #expect(try await c.push("log", "/late", base).isAccepted)

@@ -28,9 +28,9 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
 
 @Suite("Store: the long poll (oplog/stream)")
 struct LongPollTests {
-    @Test("the first poll registers and gets a reg_id; an op pushed while a poll waits is delivered at once")
-    func deliveredAtOnce() async throws {
-        try await withEnrolledUser(configureStore: { $0.longPollDelayMs = longDelayMs }) { u in
+    @Test("the first poll registers and gets a reg_id; an op pushed while a poll waits is delivered at once", arguments: TableBackend.allCases)
+    func deliveredAtOnce(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend, configureStore: { $0.longPollDelayMs = longDelayMs }) { u in
             let c = u.client()
             let start = ContinuousClock.now
             let first = Task { try await c.poll() }
@@ -57,11 +57,11 @@ struct LongPollTests {
         }
     }
 
-    @Test("ops accepted between polls come with the next poll, at once, in acceptance order; noops and refusals are not streamed")
-    func betweenPolls() async throws {
+    @Test("ops accepted between polls come with the next poll, at once, in acceptance order; noops and refusals are not streamed", arguments: TableBackend.allCases)
+    func betweenPolls(_ backend: TableBackend) async throws {
         // The first poll waits this delay out, so it stays short; the backlog
         // poll below must answer in well under it.
-        try await withEnrolledUser(configureStore: { $0.longPollDelayMs = 4_000 }) { u in
+        try await withEnrolledUser(backend: backend, configureStore: { $0.longPollDelayMs = 4_000 }) { u in
             let c = u.client()
             // Register (no op waits: answered after the delay).
             let empty = try await c.poll()
@@ -90,9 +90,9 @@ struct LongPollTests {
         }
     }
 
-    @Test("an unknown reg_id gets a new registration and \"resync\": true at once")
-    func unknownRegistration() async throws {
-        try await withEnrolledUser(configureStore: { $0.longPollDelayMs = longDelayMs }) { u in
+    @Test("an unknown reg_id gets a new registration and \"resync\": true at once", arguments: TableBackend.allCases)
+    func unknownRegistration(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend, configureStore: { $0.longPollDelayMs = longDelayMs }) { u in
             let c = u.client()
             let start = ContinuousClock.now
             let answer = try await c.poll(regID: "no-such-registration")
@@ -108,9 +108,9 @@ struct LongPollTests {
         }
     }
 
-    @Test("an empty poll answers after store.long_poll_delay with an empty stream")
-    func emptyPollWaits() async throws {
-        try await withEnrolledUser(configureStore: { $0.longPollDelayMs = 300 }) { u in
+    @Test("an empty poll answers after store.long_poll_delay with an empty stream", arguments: TableBackend.allCases)
+    func emptyPollWaits(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend, configureStore: { $0.longPollDelayMs = 300 }) { u in
             let c = u.client()
             var start = ContinuousClock.now
             let first = try await c.poll()
@@ -124,9 +124,9 @@ struct LongPollTests {
         }
     }
 
-    @Test("each registration gets every op; registrations of other users get none")
-    func fanOut() async throws {
-        try await withEnrolledUser(configureStore: { $0.longPollDelayMs = 300 }) { u in
+    @Test("each registration gets every op; registrations of other users get none", arguments: TableBackend.allCases)
+    func fanOut(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend, configureStore: { $0.longPollDelayMs = 300 }) { u in
             try await Enrollment.createUser(tableURL: u.table.url, user: 2, master: "two")
             try await Enrollment.enroll(tableURL: u.table.url, storeURL: u.store.url, user: 2, master: "two")
             let session2 = try await Enrollment.session(tableURL: u.table.url, user: 2, master: "two")
@@ -145,9 +145,9 @@ struct LongPollTests {
 
 @Suite("Store: Server-Sent Events (oplog/stream, Accept: text/event-stream)")
 struct SSETests {
-    @Test("one event per accepted op, id: its sequence, data: {type, path, op}, in acceptance order")
-    func events() async throws {
-        try await withEnrolledUser { u in
+    @Test("one event per accepted op, id: its sequence, data: {type, path, op}, in acceptance order", arguments: TableBackend.allCases)
+    func events(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let c = u.client()
             let sse = try await c.events()
             defer { sse.close() }
@@ -179,9 +179,9 @@ struct SSETests {
         }
     }
 
-    @Test("a keep-alive comment comes every store heartbeat")
-    func heartbeat() async throws {
-        try await withEnrolledUser(configureStore: { $0.heartbeatSeconds = 1 }) { u in
+    @Test("a keep-alive comment comes every store heartbeat", arguments: TableBackend.allCases)
+    func heartbeat(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend, configureStore: { $0.heartbeatSeconds = 1 }) { u in
             let sse = try await u.client().events()
             defer { sse.close() }
             #expect(try await eventually(20) { sse.received.contains { $0.comment == "keep-alive" } }, "\(sse.received)")
@@ -189,9 +189,9 @@ struct SSETests {
         }
     }
 
-    @Test("a reconnect with Last-Event-ID: N gets exactly the ops after N, then live ones")
-    func resume() async throws {
-        try await withEnrolledUser { u in
+    @Test("a reconnect with Last-Event-ID: N gets exactly the ops after N, then live ones", arguments: TableBackend.allCases)
+    func resume(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let c = u.client()
             let first = try await c.events()
             #expect(try await first.waitUntilOpen())
@@ -222,9 +222,9 @@ struct SSETests {
         }
     }
 
-    @Test("a resume from an id beyond every op held (a database restored from an older backup) gets a resync")
-    func resumeFromTheFutureResyncs() async throws {
-        try await withEnrolledUser { u in
+    @Test("a resume from an id beyond every op held (a database restored from an older backup) gets a resync", arguments: TableBackend.allCases)
+    func resumeFromTheFutureResyncs(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let c = u.client()
             let ops = (1...2).map { payloadOp(Int64($0), "f\($0)", .number(Double($0))) }
             for op in ops { #expect(try await c.push("note", "/f", op).isAccepted) }
@@ -237,7 +237,7 @@ struct SSETests {
             defer { live.close() }
             #expect(try await live.next()?.event == "resync")
             await u.store.stop()
-            try await withStore(data: u.store.data) { restarted in
+            try await withStore(data: u.store.data, configure: { [database = u.store.database] in $0.database = database }) { restarted in
                 let again = try await StoreClient(userURL: restarted.userURL(1), token: u.token).events(lastEventID: beyond)
                 defer { again.close() }
                 #expect(try await again.next()?.event == "resync")
@@ -249,9 +249,9 @@ struct SSETests {
         }
     }
 
-    @Test("after a store restart, Last-Event-ID resumes from the database")
-    func resumeAfterRestart() async throws {
-        try await withEnrolledUser { u in
+    @Test("after a store restart, Last-Event-ID resumes from the database", arguments: TableBackend.allCases)
+    func resumeAfterRestart(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let ops = (1...3).map { payloadOp(Int64($0), "d\($0)", .number(Double($0))) }
             for op in ops { #expect(try await u.client().push("note", "/d", op).isAccepted) }
             let sse = try await u.client().events(lastEventID: "0")
@@ -259,7 +259,7 @@ struct SSETests {
             sse.close()
             await u.store.stop()
 
-            try await withStore(data: u.store.data) { restarted in
+            try await withStore(data: u.store.data, configure: { [database = u.store.database] in $0.database = database }) { restarted in
                 let c = StoreClient(userURL: restarted.userURL(1), token: u.token)
                 let resumed = try await c.events(lastEventID: ids[0])
                 defer { resumed.close() }
@@ -279,9 +279,9 @@ struct SSETests {
 
 @Suite("Store: batches (oplog/batch)")
 struct BatchTests {
-    @Test("results come one per op, in order: ok, ok+noop, or the error; effects land in order")
-    func results() async throws {
-        try await withEnrolledUser { u in
+    @Test("results come one per op, in order: ok, ok+noop, or the error; effects land in order", arguments: TableBackend.allCases)
+    func results(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let c = u.client()
             #expect(try await c.push("counter", "/held", payloadOp(1, "held", 1)).isAccepted)
             let items: [JSON] = [
@@ -326,9 +326,9 @@ struct BatchTests {
         }
     }
 
-    @Test("a batch body must be {ops: [...]}: else 400 UserError:InvalidPostBody; an empty batch has no results")
-    func shape() async throws {
-        try await withEnrolledUser { u in
+    @Test("a batch body must be {ops: [...]}: else 400 UserError:InvalidPostBody; an empty batch has no results", arguments: TableBackend.allCases)
+    func shape(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let url = u.store.userURL(1) + "oplog/batch?store_token=\(u.token)"
             for body: JSON in [[:], ["ops": 1], [1, 2], ["ops": ["a": 1]]] {
                 let answer = try await HTTP.request(.POST, url, json: body)

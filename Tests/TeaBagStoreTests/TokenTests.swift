@@ -5,9 +5,9 @@ import TeaBagTestSupport
 
 @Suite("Store: store tokens (docs/protocol.md#store)")
 struct TokenTests {
-    @Test("a missing token is 401 UserError:MissingStoreToken on every store-token route")
-    func missing() async throws {
-        try await withEnrolledUser { u in
+    @Test("a missing token is 401 UserError:MissingStoreToken on every store-token route", arguments: TableBackend.allCases)
+    func missing(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let base = u.store.userURL(1)
             let answers = [
                 try await HTTP.request(.POST, base + "oplog?type=note&path=/a", json: payloadOp(1, "s", 1)),
@@ -27,9 +27,9 @@ struct TokenTests {
         }
     }
 
-    @Test("forged and truncated tokens, and tokens of another user, are 403 UtilityError:InvalidStoreToken")
-    func forgedAndTruncated() async throws {
-        try await withEnrolledUser { u in
+    @Test("forged and truncated tokens, and tokens of another user, are 403 UtilityError:InvalidStoreToken", arguments: TableBackend.allCases)
+    func forgedAndTruncated(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let token = u.token
             let parts = token.split(separator: "_", omittingEmptySubsequences: false).map(String.init)
             #expect(parts.count == 6)
@@ -68,9 +68,9 @@ struct TokenTests {
         }
     }
 
-    @Test("a revoked session: the cached token works until the store forgets it, then 403")
-    func revoked() async throws {
-        try await withEnrolledUser { u in
+    @Test("a revoked session: the cached token works until the store forgets it, then 403", arguments: TableBackend.allCases)
+    func revoked(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let c = u.client()
             #expect(try await c.push("note", "/r", payloadOp(1, "r1", 1)).isAccepted)
             #expect(try await HTTP.request(.DELETE, u.table.url + "user/1/session/\(u.session)").isOK)
@@ -91,9 +91,9 @@ struct TokenTests {
         }
     }
 
-    @Test("a new master revokes every session: after the store forgets the token it is refused")
-    func newMaster() async throws {
-        try await withEnrolledUser { u in
+    @Test("a new master revokes every session: after the store forgets the token it is refused", arguments: TableBackend.allCases)
+    func newMaster(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             #expect(try await u.client().oplog("note", "/m").status == 200)
             try await Enrollment.createUser(tableURL: u.table.url, master: "changed")
             #expect(try await HTTP.request(.DELETE, u.store.userURL(1) + "session/\(u.token)").isOK)
@@ -101,9 +101,9 @@ struct TokenTests {
         }
     }
 
-    @Test("a token minted for another store is refused with 403, both ways")
-    func otherStore() async throws {
-        try await withEnrolledUser(stores: 2) { u in
+    @Test("a token minted for another store is refused with 403, both ways", arguments: TableBackend.allCases)
+    func otherStore(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend, stores: 2) { u in
             let a = u.client(0), b = u.client(1)
             #expect(u.tokens[0] != u.tokens[1])
             #expect(try await a.push("note", "/x", payloadOp(1, "x", 1)).isAccepted)
@@ -119,15 +119,16 @@ struct TokenTests {
         }
     }
 
-    @Test("with the table down, a cached token keeps working and a new one is 503 StoreError:TableUnavailable")
-    func tableDown() async throws {
+    @Test("with the table down, a cached token keeps working and a new one is 503 StoreError:TableUnavailable", arguments: TableBackend.allCases)
+    func tableDown(_ backend: TableBackend) async throws {
         // The table as a process, so that "down" is a killed process (connections refused), as in production.
         let directory = try temporaryDirectory("table-down")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let table = try TeaBagProcess(["table", "--port", "0", "--data", directory + "/table", "--key", testTableKey], directory: directory)
         defer { table.kill9() }
         let tableURL = try #require(try await table.waitUntilListening("table"), "\(table.stderr)") + "/"
-        try await withStore(data: directory + "/store") { store in
+        let database = try await backend.freshDatabase()
+        try await withStore(data: directory + "/store", configure: { $0.database = database }) { store in
             try await Enrollment.createUser(tableURL: tableURL)
             try await Enrollment.enroll(tableURL: tableURL, storeURL: store.url)
             var tokens: [String] = []
@@ -156,10 +157,10 @@ struct TokenTests {
         }
     }
 
-    @Test("a checked token is cached for its timeout, sliding with each use, then checked with the table again")
-    func cacheSlides() async throws {
+    @Test("a checked token is cached for its timeout, sliding with each use, then checked with the table again", arguments: TableBackend.allCases)
+    func cacheSlides(_ backend: TableBackend) async throws {
         let clock = ManualClock()
-        try await withEnrolledUser(storeClock: clock.read) { u in
+        try await withEnrolledUser(backend: backend, storeClock: clock.read) { u in
             let timeout = try #require(Int64(u.token.split(separator: "_")[3]))
             #expect(timeout == 3_600_000)
             let before = checkRequests(u.table)
@@ -176,9 +177,9 @@ struct TokenTests {
         }
     }
 
-    @Test("concurrent first checks of one token all succeed, with one request to the table")
-    func concurrentChecks() async throws {
-        try await withEnrolledUser { u in
+    @Test("concurrent first checks of one token all succeed, with one request to the table", arguments: TableBackend.allCases)
+    func concurrentChecks(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let (_, token) = try await u.newToken()
             let before = checkRequests(u.table)
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in

@@ -7,9 +7,9 @@ import TeaBagTestSupport
 
 @Suite("Store: what an op must be before it is stored")
 struct ValidationTests {
-    @Test("type: 1–64 of [A-Za-z0-9_-], else 400 UserError:InvalidType on every route")
-    func types() async throws {
-        try await withEnrolledUser { u in
+    @Test("type: 1–64 of [A-Za-z0-9_-], else 400 UserError:InvalidType on every route", arguments: TableBackend.allCases)
+    func types(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let c = u.client()
             for bad in ["", "a b", "a.b", "a/b", "é", String(repeating: "t", count: 65)] {
                 let pushed = try await c.push(bad, "/p", payloadOp(1, "s", 1))
@@ -28,9 +28,9 @@ struct ValidationTests {
         }
     }
 
-    @Test("path: normalized as a POSIX absolute path, so both spellings reach one oplog; a .. leaving / is UserError:InvalidPath")
-    func paths() async throws {
-        try await withEnrolledUser { u in
+    @Test("path: normalized as a POSIX absolute path, so both spellings reach one oplog; a .. leaving / is UserError:InvalidPath", arguments: TableBackend.allCases)
+    func paths(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let c = u.client()
             let op = payloadOp(1, "n1", 1)
             #expect(try await c.push("note", "foo//bar/./", op).isAccepted)
@@ -59,9 +59,9 @@ struct ValidationTests {
         }
     }
 
-    @Test("bad op shapes are 400 UserError:InvalidOpBody and nothing is stored")
-    func shapes() async throws {
-        try await withEnrolledUser { u in
+    @Test("bad op shapes are 400 UserError:InvalidOpBody and nothing is stored", arguments: TableBackend.allCases)
+    func shapes(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let c = u.client()
             let bad: [JSON] = [
                 [], 5, "op", nil,
@@ -103,10 +103,10 @@ struct ValidationTests {
         }
     }
 
-    @Test("a date beyond store.max_skew is 503 StoreError:FutureDate with Retry-After, and nothing is stored")
-    func futureDates() async throws {
+    @Test("a date beyond store.max_skew is 503 StoreError:FutureDate with Retry-After, and nothing is stored", arguments: TableBackend.allCases)
+    func futureDates(_ backend: TableBackend) async throws {
         let clock = ManualClock()
-        try await withEnrolledUser(storeClock: clock.read, configureStore: { $0.maxSkewMs = 600_000 }) { u in
+        try await withEnrolledUser(backend: backend, storeClock: clock.read, configureStore: { $0.maxSkewMs = 600_000 }) { u in
             let c = u.client()
             let now = clock.read()
             for (date, retry) in [(now + 600_001, "1"), (now + 630_000, "30"), (now + 3_600_000, "3000")] {
@@ -132,9 +132,9 @@ struct ValidationTests {
         }
     }
 
-    @Test("store.unknown_types: accept stores ops of types with no plugin; reject refuses them with 400 StoreError:NoReducer")
-    func unknownTypes() async throws {
-        try await withEnrolledUser { accepting in
+    @Test("store.unknown_types: accept stores ops of types with no plugin; reject refuses them with 400 StoreError:NoReducer", arguments: TableBackend.allCases)
+    func unknownTypes(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { accepting in
             try await withEnrolledUser(configureStore: { $0.unknownTypes = .reject }) { rejecting in
                 #expect(try await accepting.client().push("no-such-type", "/u", payloadOp(1, "u", 1)).isAccepted)
                 #expect(try await accepting.client().ops("no-such-type", "/u").count == 2)
@@ -152,9 +152,9 @@ struct ValidationTests {
 
 @Suite("Store: request bodies (docs/protocol.md#common-rules)")
 struct BodyTests {
-    @Test("a body over store.body_limit is 413 UserError:BodyTooLarge, with or without Content-Length")
-    func tooLarge() async throws {
-        try await withEnrolledUser(configureStore: { $0.bodyLimit = 4_096 }) { u in
+    @Test("a body over store.body_limit is 413 UserError:BodyTooLarge, with or without Content-Length", arguments: TableBackend.allCases)
+    func tooLarge(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend, configureStore: { $0.bodyLimit = 4_096 }) { u in
             let c = u.client()
             let big = payloadOp(1, "big", .string(String(repeating: "x", count: 5_000)))
             let answer = try await c.push("note", "/big", big)
@@ -195,9 +195,9 @@ struct BodyTests {
         }
     }
 
-    @Test("64 levels of nesting are accepted")
-    func deepestAccepted() async throws {
-        try await withEnrolledUser { (u) async throws in
+    @Test("64 levels of nesting are accepted", arguments: TableBackend.allCases)
+    func deepestAccepted(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { (u) async throws in
             // The op object is level 1, so the payload may nest 63 deep.
             let payload = String(repeating: "[", count: 63) + String(repeating: "]", count: 63)
             let body = #"{"date":1,"sha":"deep","payload":"# + payload + "}"
@@ -205,9 +205,9 @@ struct BodyTests {
         }
     }
 
-    @Test("a body that is not JSON by its content type is 415 UserError:InvalidContentType")
-    func wrongContentType() async throws {
-        try await withEnrolledUser { u in
+    @Test("a body that is not JSON by its content type is 415 UserError:InvalidContentType", arguments: TableBackend.allCases)
+    func wrongContentType(_ backend: TableBackend) async throws {
+        try await withEnrolledUser(backend: backend) { u in
             let c = u.client()
             let body = payloadOp(1, "t", 1).canonicalBytes
             for type in ["text/plain", "application/x-www-form-urlencoded", "text/json"] {

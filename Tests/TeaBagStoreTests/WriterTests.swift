@@ -54,11 +54,10 @@ struct WriterTests {
     @Test("a merge handed to a writer that has stopped fails at once (503), never waits")
     func mergeAfterStop() async throws {
         try await withEnrolledUser { u in
-            let writer = u.store.server.service.writer
             await u.store.stop()
             let started = ContinuousClock.now
             await #expect(throws: APIError.self) {
-                _ = try await writer.merge(user: 1, [WriteEntry(type: "note", path: "/late", item: .merge(Op(date: 1, sha: "late", body: .payload(1))))])
+                _ = try await u.store.server.service.merge(user: 1, [WriteEntry(type: "note", path: "/late", item: .merge(Op(date: 1, sha: "late", body: .payload(1))))])
             }
             #expect(ContinuousClock.now - started < .seconds(5))
         }

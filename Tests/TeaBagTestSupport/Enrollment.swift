@@ -80,7 +80,8 @@ public struct EnrolledUser: Sendable {
     /// A client of store `index` with its own token.
     public func client(_ index: Int = 0) -> StoreClient { StoreClient(userURL: stores[index].userURL(1), token: tokens[index]) }
 
-    public static func start(stores count: Int = 1, tableClock: (@Sendable () -> Int64)? = nil,
+    /// - Parameter backend: where each store keeps its oplogs: SQLite in its data directory, or a fresh PostgreSQL database.
+    public static func start(backend: TableBackend = .sqlite, stores count: Int = 1, tableClock: (@Sendable () -> Int64)? = nil,
                              storeClock: (@Sendable () -> Int64)? = nil,
                              configureStore: (inout StoreConfiguration) -> Void = { _ in },
                              configureTable: (inout TableConfiguration) -> Void = { _ in }) async throws -> EnrolledUser {
@@ -89,7 +90,13 @@ public struct EnrolledUser: Sendable {
         try await Enrollment.createUser(tableURL: table.url)
         var stores: [RunningStore] = []
         for _ in 0..<count {
-            let store = try await startStore(data: try temporaryDirectory("store"), clock: storeClock, configure: configureStore)
+            let database = try await backend.freshDatabase()
+            let store = try await startStore(data: try temporaryDirectory("store"), clock: storeClock, configure: { configuration in
+                configuration.database = database
+                // The whole suite shares one PostgreSQL on 2 cores: a query may wait its turn for seconds.
+                configuration.databaseTimeoutMs = 30_000
+                configureStore(&configuration)
+            })
             stores.append(store)
             try await Enrollment.enroll(tableURL: table.url, storeURL: store.url)
         }

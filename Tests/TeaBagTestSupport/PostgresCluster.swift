@@ -177,15 +177,15 @@ public final class PostgresCluster: Sendable {
     }
 }
 
-/// Where a table under test keeps its state: the suites that hold for both
-/// run once per backend, with the same assertions.
+/// Where a table or a store under test keeps its state: the suites that
+/// hold for both run once per backend, with the same assertions.
 public enum TableBackend: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqlite
     case postgres
 
     public var description: String { rawValue }
 
-    /// The `table.database` to configure: nil for SQLite, a fresh database of the test cluster for PostgreSQL.
+    /// The `table.database` or `store.database` to configure: nil for SQLite, a fresh database of the test cluster for PostgreSQL.
     public func freshDatabase() async throws -> String? {
         switch self {
         case .sqlite: nil

@@ -62,13 +62,13 @@ public func withStore(data: String, key: String = testStoreKey, clock: (@Sendabl
 
 /// A table, `stores` stores and user 1 enrolled on each (see
 /// `EnrolledUser.start`); all stopped, and their files removed, when `body` ends.
-public func withEnrolledUser(stores count: Int = 1, tableClock: (@Sendable () -> Int64)? = nil,
+public func withEnrolledUser(backend: TableBackend = .sqlite, stores count: Int = 1, tableClock: (@Sendable () -> Int64)? = nil,
                                 storeClock: (@Sendable () -> Int64)? = nil,
                                 configureStore: (inout StoreConfiguration) -> Void = { _ in },
                                 configureTable: (inout TableConfiguration) -> Void = { _ in },
                                 _ body: (EnrolledUser) async throws -> Void) async throws {
     try await withStarted({
-        try await EnrolledUser.start(stores: count, tableClock: tableClock, storeClock: storeClock,
+        try await EnrolledUser.start(backend: backend, stores: count, tableClock: tableClock, storeClock: storeClock,
                                      configureStore: configureStore, configureTable: configureTable)
     }, body)
 }

@@ -84,6 +84,8 @@ public struct RunningStore: Sendable {
     public let url: String
     public let key: String
     public let data: String
+    /// `store.database`: nil for SQLite in `data`.
+    public let database: String?
     let services: InProcessServices
 
     /// `http://127.0.0.1:PORT/user/N/`: the store URL a user enrolls (§2.4).
@@ -120,5 +122,5 @@ public func startStore(data: String, key: String = testStoreKey, clock: (@Sendab
         await services.stop()
         throw TestFailure("the \(logger.label) did not start listening within \(serverStartSeconds) s")
     }
-    return RunningStore(server: server, url: url + "/", key: key, data: data, services: services)
+    return RunningStore(server: server, url: url + "/", key: key, data: data, database: configuration.database, services: services)
 }

@@ -80,7 +80,7 @@ struct StoreFastRoutes: EventLoopResponder {
         let metrics = self.metrics
         // The completion runs on this loop (the writer hands it back here).
         let bound = NIOLoopBound(connection, eventLoop: connection.eventLoop)
-        service.writer.submit(WriteRequest(user: user, entries: [entry], loop: connection.eventLoop) { result in
+        service.storage.submit(WriteRequest(user: user, entries: [entry], loop: connection.eventLoop) { result in
             let connection = bound.value
             switch result {
             case .success(let outcomes):
@@ -112,7 +112,7 @@ struct StoreFastRoutes: EventLoopResponder {
             finish([])
             return true
         }
-        service.writer.submit(WriteRequest(user: user, entries: prepared.entries.map(\.entry), loop: connection.eventLoop) { result in
+        service.storage.submit(WriteRequest(user: user, entries: prepared.entries.map(\.entry), loop: connection.eventLoop) { result in
             switch result {
             case .success(let outcomes): finish(outcomes)
             case .failure(let error): metrics.batch.record(status: Self.answer(error, bound.value), since: started)

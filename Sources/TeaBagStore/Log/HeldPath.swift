@@ -3,7 +3,7 @@
 import GRDB
 import TeaBagCore
 
-struct HeldPath {
+struct HeldPath: Sendable {
     let id: Int64
     let base: Op
     /// Payload ops in fold order.

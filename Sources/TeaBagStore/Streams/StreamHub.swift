@@ -10,7 +10,6 @@
 /// the `log` (`StreamHistory`).
 import Dispatch
 import Foundation
-import GRDB
 import NIOCore
 import Synchronization
 import TeaBagCore
@@ -18,8 +17,7 @@ import TeaBagCore
 final class StreamHub: Sendable {
     private let users = Mutex<[Int64: UserStreams]>([:])
     private let nextListenerID = Atomic<UInt64>(1)
-    private let reader: any DatabaseReader
-    let ids: StreamIDs
+    private let source: any StreamSource
 
     struct UserStreams {
         var listeners: [UInt64: StreamListener] = [:]
@@ -28,10 +26,13 @@ final class StreamHub: Sendable {
         var isEmpty: Bool { listeners.isEmpty && registrations.isEmpty }
     }
 
-    init(reader: any DatabaseReader, ids: StreamIDs) {
-        self.reader = reader
-        self.ids = ids
+    init(source: any StreamSource) {
+        self.source = source
     }
+
+    /// Whether the user has listeners or poll registrations here (what a
+    /// database shared by several instances must publish to this one).
+    func isWatched(_ user: Int64) -> Bool { users.withLock { $0[user] != nil } }
 
     var listenerCount: Int { users.withLock { $0.values.reduce(0) { $0 + $1.listeners.count } } }
     var registrationCount: Int { users.withLock { $0.values.reduce(0) { $0 + $1.registrations.count } } }
@@ -71,11 +72,12 @@ final class StreamHub: Sendable {
     /// every held op after `lastEventID`, or `event: resync` first when the
     /// id is not one of this store's history (see `StreamIDs.plan`).
     func subscribe(user: Int64, lastEventID: Int64?, loop: any EventLoop, sink: any StreamSink) -> StreamListener {
-        let plan = lastEventID.map(ids.plan(after:))
+        // Known at once (SQLite: this process's runs), or asked of the database before the history.
+        let plan = lastEventID.map { source.immediatePlan(user: user, after: $0) }
         var after: Int64?
         var resync = false
         switch plan {
-        case .none: break
+        case .none, .some(.none): after = lastEventID
         case .after(let id)?: after = id
         case .resync(let id)?:
             after = id
@@ -85,18 +87,22 @@ final class StreamHub: Sendable {
                                       resumeAfter: after)
         users.withLock { $0[user, default: UserStreams()].listeners[listener.id] = listener }
         sink.send(resync ? [StreamFrame.opening, StreamFrame.resync] : [StreamFrame.opening])
-        if let after { sendHistory(to: listener, after: after) }
+        if let lastEventID, case .some(.none) = plan {
+            sendHistory(to: listener, planning: lastEventID)
+        } else if let after {
+            sendHistory(to: listener, after: after)
+        }
         return listener
     }
 
-    /// Pages of history on a background thread, each handed to the listener's loop in order.
+    /// Pages of history, each handed to the listener's loop in order.
     private func sendHistory(to listener: StreamListener, after: Int64) {
-        let reader = self.reader
-        DispatchQueue.global().async {
+        let source = self.source
+        Task {
             var cursor = after
             do {
                 while true {
-                    let page = try StreamHistory.page(reader, user: listener.user, after: cursor)
+                    let page = try await source.historyPage(user: listener.user, after: cursor)
                     if !page.isEmpty { listener.loop.execute { listener.history(page) } }
                     guard page.count == StreamHistory.pageSize, let last = page.last else { break }
                     cursor = last.id
@@ -104,6 +110,24 @@ final class StreamHub: Sendable {
                 listener.loop.execute { listener.goLive() }
             } catch {
                 // The client resumes later from what it got.
+                listener.loop.execute { listener.end() }
+            }
+        }
+    }
+
+    /// The plan asked of the database first (a resync frame before any history), then the history.
+    private func sendHistory(to listener: StreamListener, planning lastEventID: Int64) {
+        let source = self.source
+        Task {
+            do {
+                let plan = try await source.plan(user: listener.user, after: lastEventID)
+                switch plan {
+                case .after(let id): self.sendHistory(to: listener, after: id)
+                case .resync(let id):
+                    listener.loop.execute { listener.resync() }
+                    self.sendHistory(to: listener, after: id)
+                }
+            } catch {
                 listener.loop.execute { listener.end() }
             }
         }

@@ -70,6 +70,12 @@ final class StreamListener: @unchecked Sendable {
         send(waiting)
     }
 
+    /// `event: resync`, when the plan came from the database after the opening.
+    func resync() {
+        guard !ended else { return }
+        sink?.send([StreamFrame.resync])
+    }
+
     func keepAlive() {
         guard !ended else { return }
         sink?.send([StreamFrame.keepAlive])

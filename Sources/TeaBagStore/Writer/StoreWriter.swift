@@ -78,13 +78,6 @@ final class StoreWriter: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Merges `entries` of one user, in order, in one transaction; returns once committed.
-    func merge(user: Int64, _ entries: [WriteEntry]) async throws -> [WriteOutcome] {
-        try await withCheckedThrowingContinuation { continuation in
-            submit(WriteRequest(user: user, entries: entries, loop: nil) { continuation.resume(with: $0) })
-        }
-    }
-
     static let stopped = APIError(.storeShuttingDown, "the store is shutting down; retry on another store or later")
 
     // MARK: the thread

@@ -29,6 +29,15 @@ struct ClusterOptions: Sendable {
     var pruneMinOps = 8
 }
 
+/// Issue 17's deployment: two table instances and two instances of one
+/// store over one PostgreSQL, each pair behind a stand-in balancer.
+struct PostgresPairs: Sendable {
+    let tableBalancer: PartitionProxy
+    let storeBalancer: PartitionProxy
+    /// The second table instance (`FaultCluster.table` is the first).
+    let secondTable: NodeProcess
+}
+
 final class FaultCluster: Sendable {
     let root: String
     let config: String
@@ -43,9 +52,13 @@ final class FaultCluster: Sendable {
     let checkerSession: String
     let checkerTokens: [String]
     private let workloads = Mutex<[Workload]>([])
+    /// Set when the cluster runs on PostgreSQL (`startOnPostgres`).
+    let pairs: PostgresPairs?
 
     private init(root: String, config: String, table: NodeProcess, stores: [NodeProcess], agents: [NodeProcess],
-                 proxy: PartitionProxy?, proxiedStore: Int?, enrolledURLs: [String], checkerSession: String, checkerTokens: [String]) {
+                 proxy: PartitionProxy?, proxiedStore: Int?, enrolledURLs: [String], checkerSession: String, checkerTokens: [String],
+                 pairs: PostgresPairs? = nil) {
+        self.pairs = pairs
         self.root = root
         self.config = config
         self.table = table
@@ -58,7 +71,7 @@ final class FaultCluster: Sendable {
         self.checkerTokens = checkerTokens
     }
 
-    var tableURL: String { table.url }
+    var tableURL: String { pairs.map { "http://127.0.0.1:\($0.tableBalancer.port)/" } ?? table.url }
     var agentAPIs: [AgentAPI] { agents.map { AgentAPI(socket: $0.data + "/agent.sock") } }
     func agentAPI(_ index: Int) -> AgentAPI { AgentAPI(socket: agents[index].data + "/agent.sock") }
     /// Store `index` reached directly (never through the proxy), with the checker's token.
@@ -151,6 +164,84 @@ final class FaultCluster: Sendable {
         }
     }
 
+    /// Two table instances and two instances of one store over one fresh
+    /// PostgreSQL database, each pair behind a balancer; user 1 enrolled
+    /// once (the store balancer's URL); `agents` agents through the table balancer.
+    static func startOnPostgres(agents agentCount: Int = 2) async throws -> FaultCluster {
+        let root = try temporaryDirectory("fault-pg")
+        let config = root + "/conf"
+        try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
+        try """
+        table:
+          master_hash_rounds: 1000
+          log_level: warning
+          database_timeout: 30s
+        store:
+          log_level: warning
+          database_timeout: 30s
+        agent:
+          log_level: warning
+        prune:
+          min_ops: 8
+        """.write(toFile: config + "/10-fault.yaml", atomically: true, encoding: .utf8)
+        let database = try await PostgresCluster.freshDatabase()
+        let tableBalancer = try PartitionProxy(targetPorts: [])
+        let storeBalancer = try PartitionProxy(targetPorts: [])
+        let tableURL = "http://127.0.0.1:\(tableBalancer.port)/"
+        let storeURL = "http://127.0.0.1:\(storeBalancer.port)/"
+        let tables = (0..<2).map { index in
+            NodeProcess(role: "table", name: "table \(index)", data: root + "/table\(index)",
+                        arguments: ["table", "--config", config, "--data", root + "/table\(index)", "--key", faultTableKey, "--url", tableURL],
+                        environment: ["TEABAG_TABLE_DATABASE": database])
+        }
+        let stores = (0..<2).map { index in
+            NodeProcess(role: "store", name: "store instance \(index)", data: root + "/store\(index)",
+                        arguments: storeArguments(config: config, data: root + "/store\(index)", plugins: []),
+                        environment: ["TEABAG_STORE_DATABASE": database])
+        }
+        var started: [NodeProcess] = tables + stores
+        do {
+            step("starting 2 tables and 2 instances of one store over PostgreSQL under \(root)")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for node in tables + stores { group.addTask { try await node.start() } }
+                try await group.waitForAll()
+            }
+            tableBalancer.setTargets(tables.compactMap(\.port))
+            storeBalancer.setTargets(stores.compactMap(\.port))
+            try await Enrollment.createUser(tableURL: tableURL, tableKey: faultTableKey)
+            try await Enrollment.enroll(tableURL: tableURL, storeURL: storeURL, storeKey: faultStoreKey)
+            let enrolled = [storeURL + "user/1/"]
+            let checkerSession = try await Enrollment.session(tableURL: tableURL)
+            let token = try await Enrollment.storeToken(tableURL: tableURL, session: checkerSession, storeUserURL: enrolled[0])
+            var agents: [NodeProcess] = []
+            for index in 0..<agentCount {
+                let session = try await Enrollment.session(tableURL: tableURL)
+                let data = root + "/agent\(index)"
+                agents.append(NodeProcess(role: "agent", name: "agent \(index)", data: data, arguments: [
+                    "agent", "--config", config, "--table-url", tableURL, "--user", "1", "--session-token", session,
+                    "--data", data, "--plugins", Repository.plugins], listensOnPort: false))
+            }
+            started += agents
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for agent in agents { group.addTask { try await agent.start() } }
+                try await group.waitForAll()
+            }
+            let cluster = FaultCluster(root: root, config: config, table: tables[0], stores: stores, agents: agents, proxy: nil,
+                                       proxiedStore: nil, enrolledURLs: enrolled, checkerSession: checkerSession,
+                                       checkerTokens: [token, token],
+                                       pairs: PostgresPairs(tableBalancer: tableBalancer, storeBalancer: storeBalancer, secondTable: tables[1]))
+            try await cluster.waitUntilAgentsConnected()
+            return cluster
+        } catch {
+            print("fault cluster on PostgreSQL did not start: \(error)\n" + started.map { "--- \($0.name)\n\($0.logTail())" }.joined(separator: "\n"))
+            for node in started { node.kill9() }
+            tableBalancer.stop()
+            storeBalancer.stop()
+            try? FileManager.default.removeItem(atPath: root)
+            throw error
+        }
+    }
+
     static func storeArguments(config: String, data: String, plugins: [String]) -> [String] {
         var arguments = ["store", "--config", config, "--data", data, "--key", faultStoreKey, "--plugins", Repository.plugins]
         for directory in plugins { arguments += ["--plugins", directory] }
@@ -162,7 +253,7 @@ final class FaultCluster: Sendable {
         for (index, agent) in agentAPIs.enumerated() {
             let ready = try await eventually(seconds) {
                 let stores = (try? await agent.stores()) ?? []
-                return stores.count == self.stores.count && stores.allSatisfy(\.connected)
+                return stores.count == self.enrolledURLs.count && stores.allSatisfy(\.connected)
             }
             if !ready { throw TestFailure("agent \(index) did not connect to every store: \((try? await agent.status())?.description ?? "no status")") }
         }
@@ -205,8 +296,10 @@ final class FaultCluster: Sendable {
     /// Stops the workloads and every process by PID, and removes the files.
     func shutdown(keepFiles: Bool = false) async {
         for workload in workloads.withLock({ $0 }) { await workload.stop() }
-        for node in agents + stores + [table] { node.kill9() }
+        for node in agents + stores + [table] + (pairs.map { [$0.secondTable] } ?? []) { node.kill9() }
         proxy?.stop()
+        pairs?.tableBalancer.stop()
+        pairs?.storeBalancer.stop()
         if !keepFiles { try? FileManager.default.removeItem(atPath: root) }
     }
 

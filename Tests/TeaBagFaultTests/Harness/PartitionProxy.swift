@@ -15,7 +15,11 @@ import Glibc
 
 final class PartitionProxy: Sendable {
     let port: Int
-    let targetPort: Int
+    /// Where connections go; with several, round-robin over those that accept
+    /// (the stand-in balancer in front of instances sharing one PostgreSQL).
+    private let targets: Mutex<[Int]>
+    private let nextTarget = Mutex(0)
+    var targetPort: Int { targets.withLock { $0.first ?? 0 } }
     private let listener: Int32
     private let state = Mutex<State>(State())
 
@@ -27,8 +31,10 @@ final class PartitionProxy: Sendable {
         var nextID = 0
     }
 
-    init(targetPort: Int) throws {
-        self.targetPort = targetPort
+    convenience init(targetPort: Int) throws { try self.init(targetPorts: [targetPort]) }
+
+    init(targetPorts: [Int]) throws {
+        targets = Mutex(targetPorts)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ProxyError("socket: \(String(cString: strerror(errno)))") }
         var yes: Int32 = 1
@@ -49,6 +55,24 @@ final class PartitionProxy: Sendable {
         port = Int(UInt16(bigEndian: address.sin_port))
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
+    }
+
+    /// The instances behind a balancer, once their ports are known.
+    func setTargets(_ ports: [Int]) { targets.withLock { $0 = ports } }
+
+    /// The next target that accepts a connection, or -1.
+    private func connectUpstream() -> Int32 {
+        let ports = targets.withLock { $0 }
+        guard !ports.isEmpty else { return -1 }
+        let start = nextTarget.withLock { next in
+            defer { next += 1 }
+            return next
+        }
+        for offset in 0..<ports.count {
+            let fd = Self.connectLoopback(port: ports[(start + offset) % ports.count])
+            if fd >= 0 { return fd }
+        }
+        return -1
     }
 
     /// From now on nothing is forwarded, on old or new connections.
@@ -123,7 +147,7 @@ final class PartitionProxy: Sendable {
                 continue
             }
             if upstream < 0 {
-                upstream = Self.connectLoopback(port: targetPort)
+                upstream = connectUpstream()
                 guard upstream >= 0 else { return }
                 let registered = state.withLock { state -> Bool in
                     guard state.links[id] != nil else { return false }

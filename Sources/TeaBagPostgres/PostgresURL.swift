@@ -1,4 +1,4 @@
-/// `table.database`: `postgresql://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
+/// `table.database` and `store.database`: `postgresql://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
 import Foundation
 
 public struct PostgresURL: Sendable, Equatable {
