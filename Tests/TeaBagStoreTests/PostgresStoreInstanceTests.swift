@@ -23,50 +23,50 @@ struct PostgresStoreInstanceTests {
 
     @Test("a stream opened on B delivers ops pushed to A, in commit order; Last-Event-ID resumes on either")
     func streamsAcrossInstances() async throws {
-        let u = try await EnrolledUser.start(backend: .postgres)
-        defer { Task { await u.stop() } }
-        let b = try await Self.secondInstance(u)
-        defer { Task { await b.stop() } }
-        let onA = u.client()
-        let onB = StoreClient(userURL: b.userURL(1), token: u.token)
+        try await withEnrolledUser(backend: .postgres) { (u) async throws in
+            try await withStarted({ try await Self.secondInstance(u) }) { (b) async throws in
+                let onA = u.client()
+                let onB = StoreClient(userURL: b.userURL(1), token: u.token)
 
-        let live = try await onB.events()
-        defer { live.close() }
-        let ops = (1...3).map { payloadOp(Int64($0), "x\($0)", .number(Double($0))) }
-        for op in ops { #expect(try await onA.push("counter", "/x", op).isAccepted) }
-        let seen = try await live.next(3)
-        #expect(try seen.map { try JSON.parse(try #require($0.data)) } == ops.map { streamed("counter", "/x", $0) })
-        // B's own pushes follow in the same stream, and A's stream sees both.
-        let fromB = payloadOp(4, "x4", 4)
-        #expect(try await onB.push("counter", "/x", fromB).isAccepted)
-        let fromBEvent = try #require(try await live.next())
-        #expect(try fromBEvent.data.map { try JSON.parse($0) } == streamed("counter", "/x", fromB))
-        #expect(try await onA.ops("counter", "/x") == [emptyBase] + ops + [fromB])
-        #expect(try await onB.value("counter", "/x").json?["value"] == 10)
+                let live = try await onB.events()
+                defer { live.close() }
+                let ops = (1...3).map { payloadOp(Int64($0), "x\($0)", .number(Double($0))) }
+                for op in ops { #expect(try await onA.push("counter", "/x", op).isAccepted) }
+                let seen = try await live.next(3)
+                #expect(try seen.map { try JSON.parse(try #require($0.data)) } == ops.map { streamed("counter", "/x", $0) })
+                // B's own pushes follow in the same stream, and A's stream sees both.
+                let fromB = payloadOp(4, "x4", 4)
+                #expect(try await onB.push("counter", "/x", fromB).isAccepted)
+                let fromBEvent = try #require(try await live.next())
+                #expect(try fromBEvent.data.map { try JSON.parse($0) } == streamed("counter", "/x", fromB))
+                #expect(try await onA.ops("counter", "/x") == [emptyBase] + ops + [fromB])
+                #expect(try await onB.value("counter", "/x").json?["value"] == 10)
 
-        // Resume after the first id on the other instance: exactly the rest.
-        let ids = seen.compactMap(\.id)
-        let resumed = try await onA.events(lastEventID: ids[0])
-        defer { resumed.close() }
-        let rest = try await resumed.next(3)
-        #expect(rest.map(\.id) == [ids[1], ids[2], fromBEvent.id])
-        // An id beyond every id held is from another history: resync on either.
-        let beyond = String(Int64(try #require(rest.last?.id))! + 1_000)
-        for client in [onA, onB] {
-            let stream = try await client.events(lastEventID: beyond)
-            defer { stream.close() }
-            #expect(try await stream.next()?.event == "resync")
+                // Resume after the first id on the other instance: exactly the rest.
+                let ids = seen.compactMap(\.id)
+                let resumed = try await onA.events(lastEventID: ids[0])
+                defer { resumed.close() }
+                let rest = try await resumed.next(3)
+                #expect(rest.map(\.id) == [ids[1], ids[2], fromBEvent.id])
+                // An id beyond every id held is from another history: resync on either.
+                let beyond = String(Int64(try #require(rest.last?.id))! + 1_000)
+                for client in [onA, onB] {
+                    let stream = try await client.events(lastEventID: beyond)
+                    defer { stream.close() }
+                    #expect(try await stream.next()?.event == "resync")
+                }
+            }
         }
     }
 
     @Test("a user enrolled through A is known to B (no stale cache of it)")
     func enrollmentSeenEverywhere() async throws {
-        let u = try await EnrolledUser.start(backend: .postgres)
-        defer { Task { await u.stop() } }
-        let b = try await Self.secondInstance(u)
-        defer { Task { await b.stop() } }
-        #expect(try await StoreClient(userURL: b.userURL(1), token: u.token).push("note", "/n", payloadOp(1, "n1", 1)).isAccepted)
-        #expect(try await u.client().ops("note", "/n") == [emptyBase, payloadOp(1, "n1", 1)])
+        try await withEnrolledUser(backend: .postgres) { (u) async throws in
+            try await withStarted({ try await Self.secondInstance(u) }) { (b) async throws in
+                #expect(try await StoreClient(userURL: b.userURL(1), token: u.token).push("note", "/n", payloadOp(1, "n1", 1)).isAccepted)
+                #expect(try await u.client().ops("note", "/n") == [emptyBase, payloadOp(1, "n1", 1)])
+            }
+        }
     }
 
     /// The oplog rules (docs/sync.md#oplog-rules) under concurrent writers on two instances: random
@@ -74,37 +74,37 @@ struct PostgresStoreInstanceTests {
     /// instance fed the same ops one by one gives.
     @Test("random interleavings of the same ops on two instances give the oplog and value of one instance fed sequentially")
     func concurrentMergesKeepTheRules() async throws {
-        let u = try await EnrolledUser.start(backend: .postgres)
-        defer { Task { await u.stop() } }
-        let b = try await Self.secondInstance(u)
-        defer { Task { await b.stop() } }
-        let reference = try await EnrolledUser.start(backend: .sqlite)
-        defer { Task { await reference.stop() } }
-        let clients = [u.client(), StoreClient(userURL: b.userURL(1), token: u.token)]
+        try await withEnrolledUser(backend: .postgres) { (u) async throws in
+            try await withStarted({ try await Self.secondInstance(u) }) { (b) async throws in
+                try await withEnrolledUser(backend: .sqlite) { (reference) async throws in
+                    let clients = [u.client(), StoreClient(userURL: b.userURL(1), token: u.token)]
 
-        for round in 0..<4 {
-            var random = SplitMix64(seed: UInt64(round) &* 0x9E37_79B9 &+ 17)
-            let path = "/p\(round)"
-            let ops = Self.ops(&random)
-            // Sequentially, on one store.
-            for op in ops { _ = try await reference.client().push("counter", path, op) }
-            let expectedLog = try await reference.client().ops("counter", path)
-            let expectedValue = try await reference.client().value("counter", path).json
-            // Concurrently, each op to a random instance, several at once, each op maybe twice.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, op) in ops.enumerated() {
-                    let client = clients[Int(random.next() % 2)]
-                    let twice = random.next() % 4 == 0
-                    group.addTask {
-                        _ = try await client.push("counter", path, op)
-                        if twice { _ = try await clients[(index + 1) % 2].push("counter", path, op) }
+                    for round in 0..<4 {
+                        var random = SplitMix64(seed: UInt64(round) &* 0x9E37_79B9 &+ 17)
+                        let path = "/p\(round)"
+                        let ops = Self.ops(&random)
+                        // Sequentially, on one store.
+                        for op in ops { _ = try await reference.client().push("counter", path, op) }
+                        let expectedLog = try await reference.client().ops("counter", path)
+                        let expectedValue = try await reference.client().value("counter", path).json
+                        // Concurrently, each op to a random instance, several at once, each op maybe twice.
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            for (index, op) in ops.enumerated() {
+                                let client = clients[Int(random.next() % 2)]
+                                let twice = random.next() % 4 == 0
+                                group.addTask {
+                                    _ = try await client.push("counter", path, op)
+                                    if twice { _ = try await clients[(index + 1) % 2].push("counter", path, op) }
+                                }
+                            }
+                            try await group.waitForAll()
+                        }
+                        for client in clients {
+                            #expect(try await client.ops("counter", path) == expectedLog, "round \(round)")
+                            #expect(try await client.value("counter", path).json == expectedValue, "round \(round)")
+                        }
                     }
                 }
-                try await group.waitForAll()
-            }
-            for client in clients {
-                #expect(try await client.ops("counter", path) == expectedLog, "round \(round)")
-                #expect(try await client.value("counter", path).json == expectedValue, "round \(round)")
             }
         }
     }
