@@ -553,14 +553,19 @@ public final class ChannelSync {
     /// flush answers reads without them until a fetch brings them back.
     /// Just those ops are added (the flush rewrites what else changed): a
     /// whole path's oplog per delivery was a tenth of a busy agent's time.
+    /// An op a local prune covered meanwhile lives on only in that prune's
+    /// base, which the cache may not hold yet: such a path is saved whole.
     private func cacheBeforeLeaving(_ entries: [OutboxEntry], store: String) {
         guard storage.keepsOplogs else { return }
         let leaving = entries.filter { entry in
-            // One a prune covered meanwhile is gone from the oplog: nothing to keep.
-            paths[entry.key]?.local.holds(sha: entry.op.sha) == true
-                && !outboxes.contains { other, outbox in other != store && Self.holds(outbox, seq: entry.seq) }
+            !outboxes.contains { other, outbox in other != store && Self.holds(outbox, seq: entry.seq) }
         }
-        try? storage.addToOplogs(channel: channel, leaving.map { (key: $0.key, op: $0.op) })
+        let (held, covered) = leaving.reduce(into: ([OutboxEntry](), Set<PathKey>())) { split, entry in
+            guard let local = paths[entry.key]?.local else { return }
+            if local.holds(sha: entry.op.sha) { split.0.append(entry) } else { split.1.insert(entry.key) }
+        }
+        try? storage.addToOplogs(channel: channel, held.map { (key: $0.key, op: $0.op) })
+        cache(covered)
     }
 
     /// Outboxes are in `seq` order: a binary search, not a scan per entry.
