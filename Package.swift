@@ -110,7 +110,7 @@ let package = Package(
 
         // Shared by the integration tests: servers on loopback, HTTP, clocks.
         .target(name: "TeaBagTestSupport", dependencies: [
-            "TeaBagCore", "TeaBagServerKit", "TeaBagTable", "TeaBagStore",
+            "TeaBagCore", "TeaBagServerKit", "TeaBagTable", "TeaBagStore", "TeaBag",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

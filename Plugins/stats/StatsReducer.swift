@@ -1,5 +1,5 @@
 // The `stats` reducer, written in Swift: any language that can export C
-// functions can serve TeaBag (SPEC §4.3). `make plugins` builds it with
+// functions can serve TeaBag (docs/plugins.md#shipped-reducers). `make plugins` builds it with
 // `swift build --product TeaBagStatsReducer` and copies the .so to Plugins/stats.so.
 //
 // Type `stats`: each payload a number; the value

@@ -21,7 +21,7 @@ public final class SQLiteClientStorage: ClientStorage {
             try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
             try Self.migrator.migrate(queue)
         } catch {
-            throw TeaBagError("ClientError:Storage", "cannot open the client database \(path) (\(error)); move the damaged file aside or point the data directory elsewhere")
+            throw TeaBagError(.clientStorage, "cannot open the client database \(path) (\(error)); move the damaged file aside or point the data directory elsewhere")
         }
     }
 
@@ -32,7 +32,7 @@ public final class SQLiteClientStorage: ClientStorage {
         configuration.readonly = true
         configuration.busyMode = .timeout(10)
         do { queue = try DatabaseQueue(path: path, configuration: configuration) } catch {
-            throw TeaBagError("ClientError:Storage", "cannot open the client database \(path) read-only (\(error))")
+            throw TeaBagError(.clientStorage, "cannot open the client database \(path) read-only (\(error))")
         }
     }
 

@@ -1,6 +1,7 @@
 /// Every error the client runtime throws. It keeps the protocol's names
-/// (`StoreError:TypeNotRegistered`, `ChannelError:AllStoresFailed`, …) so a
-/// program can match on them, and its message says what to do.
+/// (`StoreError:TypeNotRegistered`, `ChannelError:AllStoresFailed`, …, all
+/// in `ProtocolError.catalogue`) so a program can match on them, and its
+/// message says what to do.
 public struct TeaBagError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `Kind:Reason`, as the servers send it or as the runtime names its own.
     public let name: String
@@ -18,12 +19,17 @@ public struct TeaBagError: Error, Sendable, Equatable, CustomStringConvertible {
         self.retryAfterMs = retryAfterMs
     }
 
+    /// An error of the catalogue (`ProtocolError`), by its name.
+    public init(_ error: ProtocolError, _ message: String, status: Int? = nil, retryAfterMs: Int64? = nil) {
+        self.init(error.name, message, status: status, retryAfterMs: retryAfterMs)
+    }
+
     public var description: String { "\(name): \(message)" }
 
     /// The kind before the colon (`StoreError`, `SessionError`, …).
     public var kind: Substring { name.split(separator: ":", maxSplits: 1).first ?? Substring(name) }
 
-    /// A refusal that depends on the request alone (SPEC §3): retrying it
+    /// A refusal that depends on the request alone (docs/sync.md#oplog-rules): retrying it
     /// can never succeed.
     public var isRefusedForGood: Bool {
         guard let status else { return false }
@@ -37,21 +43,21 @@ public struct TeaBagError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension TeaBagError {
     static func network(_ what: String, _ error: any Error) -> TeaBagError {
-        TeaBagError("NetworkError:Unreachable", "\(what): \(error); check that the server is running and reachable")
+        TeaBagError(.networkUnreachable, "\(what): \(error); check that the server is running and reachable")
     }
 
     static func unknownChannel(_ channel: String, known: [String]) -> TeaBagError {
         let list = known.isEmpty ? "the mount table has no channels yet" : "known channels: \(known.sorted().joined(separator: ", "))"
-        return TeaBagError("TableError:UnknownChannel", "no channel \"\(channel)\" in the mount table (\(list)); enroll a store into it with `teabag admin enroll`")
+        return TeaBagError(.tableUnknownChannel, "no channel \"\(channel)\" in the mount table (\(list)); enroll a store into it with `teabag admin enroll`")
     }
 
     static func typeNotRegistered(_ type: String) -> TeaBagError {
-        TeaBagError("StoreError:TypeNotRegistered", "no reducer for type \"\(type)\"; register one (a closure or a plugin in Plugins/) before reading or writing it")
+        TeaBagError(.storeTypeNotRegistered, "no reducer for type \"\(type)\"; register one (a closure or a plugin in Plugins/) before reading or writing it")
     }
 
     static func allStoresFailed(_ channel: String, _ detail: String) -> TeaBagError {
-        TeaBagError("ChannelError:AllStoresFailed", "no store of channel \"\(channel)\" answered (\(detail)); the value has never been read here, so there is nothing local to answer with — retry once a store is reachable")
+        TeaBagError(.channelAllStoresFailed, "no store of channel \"\(channel)\" answered (\(detail)); the value has never been read here, so there is nothing local to answer with — retry once a store is reachable")
     }
 
-    static let closed = TeaBagError("ClientError:Closed", "the client was closed; make a new one")
+    static let closed = TeaBagError(.clientClosed, "the client was closed; make a new one")
 }

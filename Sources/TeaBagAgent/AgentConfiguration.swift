@@ -1,5 +1,5 @@
-/// The agent's settings (conf.d sections `agent`, `prune`, `plugins`, SPEC
-/// §5). Each key is read here and nowhere else; docs/configuration.md lists them.
+/// The agent's settings (conf.d sections `agent`, `prune`, `plugins`,
+/// docs/configuration.md). Each key is read here and nowhere else; docs/configuration.md lists them.
 import Configuration
 import Foundation
 import Logging

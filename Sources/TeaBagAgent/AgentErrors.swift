@@ -4,21 +4,18 @@ import TeaBagServerKit
 
 extension APIError {
     /// The client runtime's error as the local API answers it: the same
-    /// name and message, with the status that fits.
+    /// name and message, with a server's status where a server refused, else
+    /// the status the catalogue gives the name (`ClientError:Storage` is 507:
+    /// the machine's condition, not a bug — and nothing was acknowledged),
+    /// else 400.
     init(_ error: TeaBagError) {
         let status: HTTPResponse.Status
-        switch error.name {
-        case "TableError:UnknownChannel", "StoreError:TypeNotRegistered": status = .notFound
-        case "ChannelError:AllStoresFailed", "NetworkError:Unreachable", "ClientError:Closed", "TableError:Unreachable": status = .serviceUnavailable
-        // The write could not be kept on disk (full, or not writable): the
-        // machine's condition, not a bug — and nothing was acknowledged.
-        case "ClientError:Storage": status = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
-        default:
-            if let code = error.status, (400..<600).contains(code) {
-                status = HTTPResponse.Status(code: code)
-            } else {
-                status = .badRequest
-            }
+        if let code = error.status, (400..<600).contains(code) {
+            status = HTTPResponse.Status(code: code)
+        } else if let code = ProtocolError.named(error.name)?.status {
+            status = HTTPResponse.Status(catalogued: code)
+        } else {
+            status = .badRequest
         }
         self.init(status, error.name, error.message)
     }

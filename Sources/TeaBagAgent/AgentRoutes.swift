@@ -1,7 +1,8 @@
-/// The agent's local API (SPEC §7), over its Unix socket and optional
+/// The agent's local API (docs/protocol.md#agent-local-api), over its Unix socket and optional
 /// loopback port.
 import Foundation
 import Hummingbird
+import NIOCore
 import TeaBag
 import TeaBagCore
 import TeaBagPlugins
@@ -33,11 +34,11 @@ struct AgentRoutes {
                 return Response.json(["value": value.value, "sha": .string(value.sha)])
             }
         }
-        router.get("/v1/watch") { request, _ in
+        router.get("/v1/watch") { request, context in
             let query = request.uri.queryParameters
             func parameter(_ name: String) -> String? { query[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
             let updates = await client.updates(parameter("channel"), type: parameter("type"), path: parameter("path"))
-            return watch(updates)
+            return watch(updates, channel: context.channel)
         }
         router.get("/v1/status") { _, _ in
             var status = await client.status().json.objectValue ?? [:]
@@ -55,19 +56,19 @@ struct AgentRoutes {
     /// rather than kept encoded, which would read or write another path.
     private func target(_ context: ServerContext) throws -> (String, String, String) {
         guard let channel = context.decodedParameter("channel") else {
-            throw APIError.notFound("TableError:UnknownChannel", "the channel name is not UTF-8 text")
+            throw APIError(.tableUnknownChannel, "the channel name is not UTF-8 text")
         }
         guard let type = context.decodedParameter("type") else {
-            throw APIError.badRequest("UserError:InvalidType", "the type is not UTF-8 text")
+            throw APIError(.userInvalidType, "the type is not UTF-8 text")
         }
         guard let rest = PercentDecoding.decode(context.parameters.getCatchAll().joined(separator: "/")) else {
-            throw APIError.badRequest("UserError:InvalidPath", "the path is not UTF-8 text")
+            throw APIError(.userInvalidPath, "the path is not UTF-8 text")
         }
         return (channel, type, "/" + rest)
     }
 
     /// One SSE event per value change: `{channel, type, path, value, sha}`.
-    private func watch(_ updates: AsyncStream<ValueUpdate>) -> Response {
-        EventStreamResponse.make(opening: ": teabag agent\n\n", source: { updates }, frame: { "data: \($0.json.canonicalString)\n\n" })
+    private func watch(_ updates: AsyncStream<ValueUpdate>, channel: any Channel) -> Response {
+        EventStreamResponse.make(opening: ": teabag agent\n\n", channel: channel, source: { updates }, frame: { "data: \($0.json.canonicalString)\n\n" })
     }
 }

@@ -18,7 +18,8 @@ public struct AgentServer: Sendable {
     public let plugins: PluginHost
     public let metrics: ServerMetrics
     public let configuration: AgentConfiguration
-    /// Every service to run: the listeners, the client, the plugin watcher.
+    /// Every service to run: the client, the plugin watcher, the gauges, the
+    /// dashboard, then the listeners — listed last so that they stop first.
     public let services: [any Service]
     /// The TCP listener's address once bound (nil without one).
     public let tcpAddress: BoundAddress
@@ -56,20 +57,26 @@ public struct AgentServer: Sendable {
             DashboardLink(dashboard: dashboard).register(on: router)
             return router
         }
-        let socketPath = configuration.socketPath
+        // ServiceGroup stops its services in reverse order, each after the
+        // one before has returned: the listeners are listed last so that they
+        // stop first (in-flight requests answered, no new ones), and only then
+        // the dashboard, the watcher and the client they all use.
+        var services: [any Service] = [ClientService(client: client, logger: logger)]
+        services.append(PluginWatcher(plugins: plugins, interval: .milliseconds(configuration.pluginPollMs), logger: logger))
+        services.append(PeriodicTask(every: .seconds(1)) { await AgentGauges.update(metrics, client: client) })
+        services += dashboard?.services ?? []
         let fastRoutes = AgentFastRoutes(client: client, reducers: reducers, limits: routes.limits,
                                          value: .init(metrics, route: "/v1/value/{channel}/{type}/**", method: "GET"),
                                          push: .init(metrics, route: "/v1/push/{channel}/{type}/**", method: "POST"))
         let server = HTTPServerBuilder.teabag(idleTimeout: .milliseconds(configuration.idleTimeoutMs), fastRoutes: fastRoutes,
                                               serverName: "teabag-agent")
-        var services: [any Service] = [
-            Application(router: router(), server: server, configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "teabag-agent"),
-                        onServerRunning: { _ in
-                            // The data directory is 0700 already; the socket itself is the user's alone too.
-                            chmod(socketPath, 0o600)
-                            if announce { Readiness.announce("teabag agent listening on unix:\(socketPath)") }
-                        }, logger: logger),
-        ]
+        let socketPath = configuration.socketPath
+        services.append(Application(router: router(), server: server, configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "teabag-agent"),
+                                    onServerRunning: { _ in
+                                        // The data directory is 0700 already; the socket itself is the user's alone too.
+                                        chmod(socketPath, 0o600)
+                                        if announce { Readiness.announce("teabag agent listening on unix:\(socketPath)") }
+                                    }, logger: logger))
         let tcpAddress = BoundAddress()
         if let port = configuration.port {
             services.append(Application(router: router(), server: server, configuration: .init(address: .hostname(configuration.host, port: port), serverName: "teabag-agent"),
@@ -78,10 +85,6 @@ public struct AgentServer: Sendable {
                                             if announce, let url = tcpAddress.url { Readiness.announce("teabag agent listening on \(url)") }
                                         }, logger: logger))
         }
-        services.append(ClientService(client: client, logger: logger))
-        services += dashboard?.services ?? []
-        services.append(PluginWatcher(plugins: plugins, interval: .milliseconds(configuration.pluginPollMs), logger: logger))
-        services.append(PeriodicTask(every: .seconds(1)) { await AgentGauges.update(metrics, client: client) })
         return AgentServer(client: client, plugins: plugins, metrics: metrics, configuration: configuration,
                            services: services, tcpAddress: tcpAddress, routes: router().routes.map(\.description), dashboard: dashboard)
     }
@@ -115,7 +118,7 @@ struct ClientService: Service {
     }
 }
 
-/// The agent's own series on /metrics (SPEC issue 6): outbox depth per
+/// The agent's own series on /metrics (issue 6): outbox depth per
 /// store, stream connections, refused writes, prunes.
 enum AgentGauges {
     static func update(_ metrics: ServerMetrics, client: TeaBagClient) async {

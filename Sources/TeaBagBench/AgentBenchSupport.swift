@@ -11,7 +11,7 @@ import Glibc
 
 // MARK: - The servers
 
-/// User 1 enrolled in channel `main` on every store (SPEC §2.4), as
+/// User 1 enrolled in channel `main` on every store (docs/protocol.md#enrollment), as
 /// `teabag dev` does it: the master set at the table, the user created on
 /// each store, each store's code given to the table.
 struct BenchCluster: Sendable {

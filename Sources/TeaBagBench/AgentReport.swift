@@ -56,7 +56,7 @@ struct AgentReport {
         each its own process so that an agent's figures are its own:
 
         - `teabag table` and two `teabag store`s (`durability: normal`), user 1 enrolled in channel `main` on both \
-        stores (SPEC §2.4, over HTTP);
+        stores (docs/protocol.md#enrollment, over HTTP);
         - agents **A** and **B**, `teabag agent --table-url <table>/ --user 1 --master <master> --data <tmp>/a|b \
         --plugins Plugins`: two devices of user 1, each with its own session, SQLite storage (`durability: normal`) \
         and SSE streams to both stores;

@@ -148,7 +148,7 @@ struct StoreReader: Sendable {
 
     /// Per store, the sum of the counter values at `paths`.
     func sums(paths: [String]) async throws -> [Double] {
-        // The store tokens come with a session's mount table (SPEC §2.2), not the master's.
+        // The store tokens come with a session's mount table (docs/protocol.md#tokens), not the master's.
         let masterParameter = master.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? master
         let session = try await get(tableURL + "user/1/session/new?master=\(masterParameter)&timeout=600000&description=bench", basic: nil)
         guard let token = session["session_token"]?.stringValue else { throw BenchError("no session: \(session.canonicalString)") }

@@ -2,6 +2,7 @@
 /// enrolled through the real routes, and a store token to push with.
 import Foundation
 import Logging
+import TeaBag
 import TeaBagCore
 import TeaBagServerKit
 import TeaBagStore
@@ -42,7 +43,7 @@ struct BenchDeployment {
     }
 }
 
-/// The servers of an in-process deployment and the enrollment of SPEC §2.4
+/// The servers of an in-process deployment and the enrollment of docs/protocol.md#enrollment
 /// for user 1 (master `secret`) under channel `main`.
 enum BenchServers {
     static let tableKey = "bench-table-key-0123456789"
@@ -72,21 +73,17 @@ enum BenchServers {
     /// Creates user 1, enrolls each store into `main`, opens a session; the
     /// session token and each store's token, in the order of `storeURLs`.
     static func enroll(tableURL: String, storeURLs: [String]) async throws -> (session: String, storeTokens: [String]) {
-        try await BenchHTTP.request("PUT", tableURL + "admin/user/1/master/secret", basic: ("admin", tableKey))
+        let table = TableAdminAPI(tableURL: tableURL)
+        try await table.createUser(1, master: "secret", adminKey: tableKey)
         for storeURL in storeURLs {
-            try await BenchHTTP.request("PUT", storeURL + "admin/user/1", basic: ("admin", storeKey))
-            let code = try await BenchHTTP.request("GET", storeURL + "admin/user/1/code", basic: ("admin", storeKey))
-            let answer = try await BenchHTTP.request("POST", tableURL + "user/1/table/main/store?master=secret",
-                                                     body: ["store_url": .string(storeURL + "user/1/"), "code": code["code"] ?? .null])
-            if answer["error"] != nil { throw BenchError("enrollment refused: \(answer)") }
+            try await table.enroll(StoreAdminAPI(storeURL: storeURL), storeKey: storeKey, user: 1, master: "secret", channel: "main")
         }
-        let session = try await BenchHTTP.request("GET", tableURL + "user/1/session/new?master=secret&timeout=3600000")
-        guard let token = session["session_token"]?.stringValue else { throw BenchError("no session: \(session)") }
-        let mount = try await BenchHTTP.request("GET", tableURL + "user/1/table?session_token=\(token)")
+        let device = TableAPI(timeout: .seconds(30))
+        let token = try await device.newSession(tableURL: tableURL, user: 1, master: "secret", timeoutMs: 3_600_000, description: "bench")
+        let mount = try await device.mountTable(tableURL: tableURL, user: 1, sessionToken: token)["main"] ?? []
         let storeTokens = try storeURLs.map { storeURL in
-            let id = Digest.sha256Hex(Array((storeURL + "user/1/").utf8))
-            guard let storeToken = mount["main"]?[id]?["store_token"]?.stringValue else { throw BenchError("no store token for \(storeURL): \(mount)") }
-            return storeToken
+            guard let store = mount.first(where: { $0.userURL == storeURL + "user/1/" }) else { throw BenchError("no store token for \(storeURL): \(mount)") }
+            return store.token
         }
         return (token, storeTokens)
     }

@@ -158,7 +158,7 @@ struct ProcessMemory: CustomStringConvertible {
 }
 
 /// One user's life in the memory measurement: enrolled on the store through
-/// the table (SPEC §2.4), one op pushed, a stream opened once.
+/// the table (docs/protocol.md#enrollment), one op pushed, a stream opened once.
 struct UserEnrolment: Sendable {
     let tableURL: String
     let storeURL: String

@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import TeaBag
 import TeaBagCore
 import TeaBagServerKit
 import TeaBagTable
@@ -34,13 +35,12 @@ struct TableBench: AsyncParsableCommand {
         let base = table.address.url! + "/"
 
         // User 1, a session, a store enrolled through the real route.
-        _ = try await BenchHTTP.request("PUT", base + "admin/user/1/master/secret", basic: ("admin", configuration.key!))
-        let session = try await BenchHTTP.request("GET", base + "user/1/session/new?master=secret&timeout=3600000")
-        guard let sessionToken = session["session_token"]?.stringValue else { throw BenchError("no session: \(session)") }
-        _ = try await BenchHTTP.request("POST", base + "user/1/table/main/store?master=secret",
-                                        body: ["store_url": .string(confirmer.url + "user/1/"), "code": "c"])
-        let mount = try await BenchHTTP.request("GET", base + "user/1/table?session_token=\(sessionToken)")
-        guard let storeToken = mount["main"]?.objectValue?.values.first?["store_token"]?.stringValue else { throw BenchError("no store token: \(mount)") }
+        let admin = TableAdminAPI(tableURL: base), device = TableAPI(timeout: .seconds(30))
+        try await admin.createUser(1, master: "secret", adminKey: configuration.key!)
+        let sessionToken = try await device.newSession(tableURL: base, user: 1, master: "secret", timeoutMs: 3_600_000, description: "bench")
+        try await admin.enrollStore(user: 1, master: "secret", channel: "main", storeUserURL: confirmer.url + "user/1/", code: "c")
+        let mount = try await device.mountTable(tableURL: base, user: 1, sessionToken: sessionToken)
+        guard let storeToken = mount["main"]?.first?.token else { throw BenchError("no store token: \(mount)") }
 
         // The check itself, without HTTP: what a request costs beyond the server's floor.
         let iterations = 200_000

@@ -1,10 +1,12 @@
-/// `teabag admin …`: the enrollment steps of SPEC §2.4 as commands, so a
-/// deployment never needs curl.
+/// `teabag admin …`: the enrollment steps of docs/protocol.md#enrollment as commands, so a
+/// deployment never needs curl. They go through the library's
+/// `TableAdminAPI` and `StoreAdminAPI`.
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TeaBag
 import TeaBagCore
 import TeaBagServerKit
 
@@ -20,6 +22,8 @@ struct AdminCommand: AsyncParsableCommand {
 struct TableOptions: ParsableArguments {
     @Option(help: "The table's base URL, e.g. http://127.0.0.1:4000/") var table: String
     @Option(help: "The user id.") var user: Int64
+
+    var api: TableAdminAPI { TableAdminAPI(tableURL: table) }
 }
 
 extension AdminCommand {
@@ -30,8 +34,7 @@ extension AdminCommand {
         @Option(help: "The user's master secret.") var master: String
 
         func run() async throws {
-            try await AdminHTTP.expectOK(.PUT, AdminHTTP.url(target.table, "admin/user/\(target.user)/master/\(AdminHTTP.segment(master))"),
-                                         basic: ("admin", tableKey))
+            try await AdminHTTP.run(target.table) { try await target.api.createUser(target.user, master: master, adminKey: tableKey) }
             print("user \(target.user) created on \(target.table)")
         }
     }
@@ -43,7 +46,7 @@ extension AdminCommand {
         @Option(help: "The user id.") var user: Int64
 
         func run() async throws {
-            try await AdminHTTP.expectOK(.PUT, AdminHTTP.url(store, "admin/user/\(user)"), basic: ("admin", storeKey))
+            try await AdminHTTP.run(store) { try await StoreAdminAPI(storeURL: store).createUser(user, adminKey: storeKey) }
             print("user \(user) created on \(store)")
         }
     }
@@ -58,13 +61,11 @@ extension AdminCommand {
         @Option(help: "The channel.") var channel: String = "main"
 
         func run() async throws {
-            try await AdminHTTP.expectOK(.PUT, AdminHTTP.url(store, "admin/user/\(target.user)"), basic: ("admin", storeKey))
-            let code = try await AdminHTTP.json(.GET, AdminHTTP.url(store, "admin/user/\(target.user)/code"), basic: ("admin", storeKey))
-            guard let text = code["code"]?.stringValue else { throw CLIFailure.runtime("the store gave no code: \(code)") }
-            let storeURL = AdminHTTP.url(store, "user/\(target.user)/")
-            let record = try await AdminHTTP.json(.POST, AdminHTTP.url(target.table, "user/\(target.user)/table/\(AdminHTTP.segment(channel))/store"),
-                                                  basic: (String(target.user), master),
-                                                  body: ["store_url": .string(storeURL), "code": .string(text)])
+            let store = StoreAdminAPI(storeURL: store)
+            let storeURL = store.userURL(target.user)
+            let record = try await AdminHTTP.run("\(target.table) and \(store.storeURL)") {
+                try await target.api.enroll(store, storeKey: storeKey, user: target.user, master: master, channel: channel)
+            }
             print("store \(record["store_id"]?.stringValue ?? "?") (\(storeURL)) enrolled in channel \(channel) of user \(target.user)")
         }
     }
@@ -77,9 +78,11 @@ extension AdminCommand {
         @Option(help: "A description (e.g. the device).") var description: String = ""
 
         func run() async throws {
-            let session = try await AdminHTTP.json(.GET, AdminHTTP.url(target.table, "user/\(target.user)/session/new?timeout=\(timeout)&description=\(AdminHTTP.query(description))"),
-                                                   basic: (String(target.user), master))
-            print(session["session_token"]?.stringValue ?? "\(session)")
+            let token = try await AdminHTTP.run(target.table) {
+                try await TableAPI().newSession(tableURL: target.api.tableURL, user: target.user, master: master, timeoutMs: timeout,
+                                                description: description)
+            }
+            print(token)
         }
     }
 
@@ -89,8 +92,8 @@ extension AdminCommand {
         @Option(help: "The user's master secret.") var master: String
 
         func run() async throws {
-            let sessions = try await AdminHTTP.json(.GET, AdminHTTP.url(target.table, "user/\(target.user)/session/all"), basic: (String(target.user), master))
-            for session in sessions.arrayValue ?? [] {
+            let sessions = try await AdminHTTP.run(target.table) { try await target.api.sessions(user: target.user, master: master) }
+            for session in sessions {
                 print("\(session["session_token"]?.stringValue ?? "?")\t\(session["description"]?.stringValue ?? "")")
             }
         }
@@ -102,7 +105,7 @@ extension AdminCommand {
         @Argument(help: "The session token.") var token: String
 
         func run() async throws {
-            try await AdminHTTP.expectOK(.DELETE, AdminHTTP.url(target.table, "user/\(target.user)/session/\(AdminHTTP.segment(token))"))
+            try await AdminHTTP.run(target.table) { try await target.api.revokeSession(user: target.user, token: token) }
             print("revoked")
         }
     }
@@ -113,7 +116,7 @@ extension AdminCommand {
         @Option(help: "The user's master secret.") var master: String
 
         func run() async throws {
-            print(try await AdminHTTP.json(.GET, AdminHTTP.url(target.table, "user/\(target.user)/table"), basic: (String(target.user), master)))
+            print(try await AdminHTTP.run(target.table) { try await target.api.mountTable(user: target.user, master: master) })
         }
     }
 }
@@ -128,8 +131,9 @@ extension AdminCommand {
 
         func run() async throws {
             let id = store.hasPrefix("http") ? Digest.sha256Hex(Array(store.utf8)) : store
-            try await AdminHTTP.expectOK(.DELETE, AdminHTTP.url(target.table, "user/\(target.user)/table/\(AdminHTTP.segment(channel))/store/\(AdminHTTP.segment(id))"),
-                                         basic: (String(target.user), master))
+            try await AdminHTTP.run(target.table) {
+                try await target.api.removeStore(user: target.user, master: master, channel: channel, storeID: id)
+            }
             print("removed store \(id) from \(channel)")
         }
     }
@@ -141,37 +145,31 @@ extension AdminCommand {
         @Argument(help: "The channel.") var channel: String
 
         func run() async throws {
-            try await AdminHTTP.expectOK(.DELETE, AdminHTTP.url(target.table, "user/\(target.user)/table/\(AdminHTTP.segment(channel))"),
-                                         basic: (String(target.user), master))
+            try await AdminHTTP.run(target.table) { try await target.api.removeChannel(user: target.user, master: master, channel: channel) }
             print("removed channel \(channel)")
         }
     }
 }
 
-/// The admin commands' HTTP: every failure becomes one line saying what to do.
+/// The CLI's HTTP: every failure becomes one line saying what to do.
 enum AdminHTTP {
-    static func url(_ base: String, _ path: String) -> String {
-        (base.hasSuffix("/") ? base : base + "/") + path
-    }
-
-    static func segment(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
-    }
-
-    static func query(_ text: String) -> String { segment(text) }
-
-    static func expectOK(_ method: HTTPMethod, _ url: String, basic: (String, String)? = nil) async throws {
-        let answer = try await json(method, url, basic: basic)
-        guard answer["ok"] == true else { throw CLIFailure.runtime("\(url) answered \(answer)") }
-    }
-
+    /// One admin call: a refusal becomes `Name: message (status from server)`,
+    /// no connection becomes `cannot reach server …`.
     @discardableResult
-    static func json(_ method: HTTPMethod, _ url: String, basic: (String, String)? = nil, body: JSON? = nil) async throws -> JSON {
-        var request = Self.request(method, url, body: body)
-        if let basic { request.headers.add(name: "Authorization", value: "Basic " + Data("\(basic.0):\(basic.1)".utf8).base64EncodedString()) }
-        return try await exchange(request, from: url) { error in
-            "cannot reach \(url) (\(error)); is the server running, and is the URL right?"
+    static func run<T>(_ server: String, _ call: () async throws -> T) async throws -> T {
+        do {
+            return try await call()
+        } catch let error as TeaBagError {
+            if error.status == nil, error.name == ProtocolError.networkUnreachable.name || error.name == ProtocolError.clientCancelled.name {
+                throw CLIFailure.runtime("cannot reach \(server): \(error.message)")
+            }
+            throw CLIFailure.runtime("\(error.name): \(error.message)" + (error.status.map { " (\($0) from \(server))" } ?? ""))
         }
+    }
+
+    /// `GET url` for JSON; nil when nothing answered.
+    static func json(_ url: String) async -> JSON? {
+        try? await exchange(request(.GET, url, body: nil), from: url) { "\($0)" }
     }
 
     static func request(_ method: HTTPMethod, _ url: String, body: JSON?) -> HTTPClientRequest {

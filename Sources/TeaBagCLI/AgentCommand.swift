@@ -1,4 +1,4 @@
-/// `teabag agent`: the client runtime as a daemon with the local API (SPEC §6, §7).
+/// `teabag agent`: the client runtime as a daemon with the local API (docs/cli.md, docs/protocol.md#agent-local-api).
 import ArgumentParser
 import Logging
 import ServiceLifecycle

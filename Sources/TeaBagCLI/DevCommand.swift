@@ -1,4 +1,4 @@
-/// `teabag dev`: the embedded default (SPEC §6) — a table, two stores and
+/// `teabag dev`: the embedded default (docs/cli.md) — a table, two stores and
 /// an agent in one process on loopback, user 1 enrolled into channel `main`
 /// on both stores, the shipped reducers loaded. A second run on the same
 /// data directory resumes with the same ports, secrets and data.
@@ -6,6 +6,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
+import TeaBag
 import TeaBagAgent
 import TeaBagConfig
 import TeaBagCore
@@ -62,19 +64,26 @@ struct DevCommand: AsyncParsableCommand {
         }
         var agent = try RoleRunner.starting("dev") { try AgentConfiguration(settings: settings, extraPluginDirectories: plugins) }
         agent.logLevel = logger.logLevel
-        let bootstrap = DevBootstrap(state: state, directory: data, agent: agent, logger: logger)
+        let agentServer = try RoleRunner.starting("dev") { try AgentServer.build(configuration: agent, logger: logger, announce: true) }
+        // One group. The agent's services start once user 1 is enrolled; it
+        // stops in reverse order: the agent's listeners, its client, then
+        // the stores and the table it talks to.
+        let enrolled = DevGate()
+        let bootstrap = DevBootstrap(state: state, directory: data, agent: agentServer, enrolled: enrolled)
         let services: [any Service] = [tableServer.application] + storeServers.map(\.application) + [bootstrap]
+            + agentServer.services.map { AfterGate(gate: enrolled, service: $0) }
         try await RoleRunner.run(services, logger: logger, what: "teabag dev")
     }
 }
 
-/// Waits for the servers, enrolls user 1 on first run, then runs the agent
-/// and prints what to type next.
+/// Waits for the servers, enrolls user 1 on first run, opens the gate the
+/// agent's services wait at, prints what to type next once the agent has
+/// read its mount table, and then waits for the shutdown.
 struct DevBootstrap: Service {
     let state: DevState
     let directory: String
-    let agent: AgentConfiguration
-    let logger: Logger
+    let agent: AgentServer
+    let enrolled: DevGate
 
     func run() async throws {
         try await waitForServers()
@@ -82,44 +91,38 @@ struct DevBootstrap: Service {
             try await enroll()
             try state.markEnrolled(directory: directory)
         }
-        let server = try RoleRunner.starting("dev") { try AgentServer.build(configuration: agent, logger: logger, announce: true) }
-        let group = ServiceGroup(configuration: .init(services: server.services.map { .init(service: $0) }, logger: logger))
-        Task {
-            // The banner once the agent has read its mount table.
-            for _ in 0..<100 where await server.client.channels.isEmpty { try? await Task.sleep(for: .milliseconds(50)) }
+        enrolled.open()
+        try? await cancelWhenGracefulShutdown {
+            for _ in 0..<100 where await agent.client.channels.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
             banner()
         }
-        try await withGracefulShutdownHandler {
-            try await group.run()
-        } onGracefulShutdown: {
-            Task { await group.triggerGracefulShutdown() }
-        }
+        try? await gracefulShutdown()
     }
 
     private func waitForServers() async throws {
         for url in [state.tableURL] + state.storeURLs {
             var ready = false
             for _ in 0..<200 where !ready {
-                ready = (try? await AdminHTTP.json(.GET, url + "healthz"))?["ok"] == true
+                ready = await AdminHTTP.json(url + "healthz")?["ok"] == true
                 if !ready { try await Task.sleep(for: .milliseconds(25)) }
             }
             guard ready else { throw CLIFailure.runtime("dev: \(url) did not come up; see the log above") }
         }
     }
 
-    /// SPEC §2.4 for user 1 and channel `main` on both stores.
+    /// docs/protocol.md#enrollment for user 1 and channel `main` on both stores.
     private func enroll() async throws {
-        try await AdminHTTP.expectOK(.PUT, state.tableURL + "admin/user/1/master/\(AdminHTTP.segment(state.master))", basic: ("admin", state.tableKey))
+        let table = TableAdminAPI(tableURL: state.tableURL)
+        try await AdminHTTP.run(state.tableURL) { try await table.createUser(1, master: state.master, adminKey: state.tableKey) }
         for storeURL in state.storeURLs {
-            try await AdminHTTP.expectOK(.PUT, storeURL + "admin/user/1", basic: ("admin", state.storeKey))
-            let code = try await AdminHTTP.json(.GET, storeURL + "admin/user/1/code", basic: ("admin", state.storeKey))["code"]?.stringValue ?? ""
-            try await AdminHTTP.json(.POST, state.tableURL + "user/1/table/main/store", basic: ("1", state.master),
-                                     body: ["store_url": .string(storeURL + "user/1/"), "code": .string(code)])
+            try await AdminHTTP.run(storeURL) {
+                try await table.enroll(StoreAdminAPI(storeURL: storeURL), storeKey: state.storeKey, user: 1, master: state.master, channel: "main")
+            }
         }
     }
 
     private func banner() {
-        let socket = agent.socketPath
+        let socket = agent.configuration.socketPath
         Readiness.announce("""
 
         TeaBag is running: table \(state.tableURL), stores \(state.storeURLs.joined(separator: " ")),
@@ -222,5 +225,60 @@ enum FreePort {
         }
         guard bound == 0 else { throw CLIFailure.runtime("dev: cannot pick a free port") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Opens once; `AfterGate` services wait for it.
+final class DevGate: Sendable {
+    private struct State {
+        var open = false
+        var nextID: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    var isOpen: Bool { state.withLock { $0.open } }
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.open = true
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the gate is open, or once the waiting task is cancelled.
+    func wait() async {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state in
+                    if state.open || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+}
+
+/// A service that starts once the gate opens; shut down before that, it
+/// never starts.
+struct AfterGate: Service {
+    let gate: DevGate
+    let service: any Service
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown { await gate.wait() }
+        guard gate.isOpen, !Task.isCancelled else { return }
+        try await service.run()
     }
 }

@@ -1,5 +1,5 @@
 /// `teabag get|push|watch`: programs and people talking to the local agent
-/// (SPEC §6, §7). JSON when the output is a pipe, readable text on a
+/// (docs/cli.md, docs/protocol.md#agent-local-api). JSON when the output is a pipe, readable text on a
 /// terminal (`--json` forces JSON); an object from `get` is aligned
 /// `key  value` lines unless `--json`.
 import ArgumentParser

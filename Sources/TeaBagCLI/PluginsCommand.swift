@@ -1,4 +1,4 @@
-/// `teabag plugins list [DIR]` and `teabag plugins check FILE` (SPEC §4.1).
+/// `teabag plugins list [DIR]` and `teabag plugins check FILE` (docs/plugins.md#the-abi-in-one-minute).
 import ArgumentParser
 import Foundation
 import Logging

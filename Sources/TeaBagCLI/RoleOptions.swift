@@ -52,7 +52,7 @@ enum RoleRunner {
         }
     }
 
-    /// Says where a key generated at first start was kept (SPEC §5).
+    /// Says where a key generated at first start was kept (docs/configuration.md).
     static func reportGeneratedKey(_ role: String, _ path: String?) {
         guard let path else { return }
         FileHandleOutput.stderr("teabag \(role): no key configured; generated one and kept it in \(path) (mode 0600)")

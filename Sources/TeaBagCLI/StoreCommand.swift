@@ -1,4 +1,4 @@
-/// `teabag store`: holds oplogs, validates ops with plugins, streams them (SPEC §2.3, §6).
+/// `teabag store`: holds oplogs, validates ops with plugins, streams them (docs/protocol.md#store, docs/cli.md).
 import ArgumentParser
 import TeaBagConfig
 import TeaBagStore

@@ -1,4 +1,4 @@
-/// `teabag table`: the central authority (SPEC §2.2, §6).
+/// `teabag table`: the central authority (docs/protocol.md#table, docs/cli.md).
 import ArgumentParser
 import TeaBagConfig
 import TeaBagTable

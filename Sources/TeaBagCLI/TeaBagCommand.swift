@@ -1,4 +1,4 @@
-/// `teabag`: one executable, a subcommand per role (SPEC §6).
+/// `teabag`: one executable, a subcommand per role (docs/cli.md).
 import ArgumentParser
 import Foundation
 #if canImport(Glibc)
@@ -15,7 +15,7 @@ struct TeaBagCommand: AsyncParsableCommand {
                       AdminCommand.self, PluginsCommand.self]
     )
 
-    /// Exit statuses of SPEC §6: 0 success, 1 runtime failure, 2 usage or
+    /// Exit statuses of docs/cli.md: 0 success, 1 runtime failure, 2 usage or
     /// configuration error (argument-parser's own 64 included).
     static func main() async {
         do {

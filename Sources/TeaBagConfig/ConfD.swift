@@ -1,5 +1,5 @@
 /// conf.d: YAML fragments read in file-name order, a later file overriding
-/// an earlier one key by key (SPEC §5). Every value remembers the file it
+/// an earlier one key by key (docs/configuration.md). Every value remembers the file it
 /// came from, so that an error names the file and the key.
 import Foundation
 import Yams

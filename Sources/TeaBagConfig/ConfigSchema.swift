@@ -1,7 +1,7 @@
 import Foundation
 
 /// Every configuration key TeaBag knows, with its type, default and
-/// environment variables (SPEC §5). conf.d/00-defaults.yaml documents the
+/// environment variables (docs/configuration.md). conf.d/00-defaults.yaml documents the
 /// same keys for people; `ConfigSchemaTests` keeps the two in step.
 public struct ConfigKeySpec: Sendable {
     public enum Kind: String, Sendable {

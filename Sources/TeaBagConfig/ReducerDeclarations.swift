@@ -1,4 +1,4 @@
-/// The `reducers:` section of conf.d: number reducers called through libffi (SPEC §4.2).
+/// The `reducers:` section of conf.d: number reducers called through libffi (docs/plugins.md#reducers-declared-in-confd-libffi).
 ///
 /// ```yaml
 /// reducers:

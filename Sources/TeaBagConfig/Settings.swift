@@ -1,5 +1,5 @@
 /// The configuration of one process: conf.d files, then the environment,
-/// then command-line flags (SPEC §5), read through swift-configuration with
+/// then command-line flags (docs/configuration.md), read through swift-configuration with
 /// one provider per source. Every key is checked against `ConfigSchema`
 /// first, so that an unknown key or a wrong value stops the start with the
 /// file (or variable, or flag) and the key named.

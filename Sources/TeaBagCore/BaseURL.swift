@@ -1,5 +1,5 @@
 /// The rule for every base URL the protocol passes around — `store_url`,
-/// `table_url`, `table.url` (SPEC §2.2): http or https, a host, ending with
+/// `table_url`, `table.url` (docs/protocol.md#table): http or https, a host, ending with
 /// `/`, no query or fragment, so that route paths can be appended to it.
 import Foundation
 

@@ -17,7 +17,7 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 }
 
 extension JSON {
-    /// The default nesting limit of the protocol (SPEC §2.1).
+    /// The default nesting limit of the protocol (docs/protocol.md#common-rules).
     public static let defaultMaxDepth = 64
 
     /// Parses one JSON text.

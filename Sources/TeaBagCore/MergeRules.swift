@@ -1,4 +1,4 @@
-/// The oplog rules of SPEC §3 as pure decisions, usable both on an oplog in
+/// The oplog rules of docs/sync.md#oplog-rules as pure decisions, usable both on an oplog in
 /// memory (`Oplog`) and by a store that keeps its oplogs in a database and
 /// must not load a whole log to merge one op.
 public enum MergeRules {

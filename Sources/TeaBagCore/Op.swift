@@ -1,6 +1,6 @@
 /// An operation of an oplog: a payload op (a change) or a value-op (a base).
 ///
-/// Wire shape (SPEC §2.3, §3): `{date, sha, payload, node?, seq?}` or
+/// Wire shape (docs/protocol.md#store, docs/sync.md#oplog-rules): `{date, sha, payload, node?, seq?}` or
 /// `{date, sha, value, covers?}`. Members TeaBag does not know are kept in
 /// `extra` and returned as given, because the original client pushes what it
 /// read from one store to the others.
@@ -64,7 +64,7 @@ public struct Op: Sendable {
         return nil
     }
 
-    /// The base of a path never written (SPEC §3).
+    /// The base of a path never written (docs/sync.md#oplog-rules).
     public static let empty = Op(date: 0, sha: emptySHA, body: .value(.null))
 
     /// The sha of the empty base: the one the original 0.1.3 package gives it
@@ -100,7 +100,7 @@ extension Op: Hashable {
     }
 }
 
-/// Why an op's shape is refused: op-local, so a refusal for good (SPEC §3).
+/// Why an op's shape is refused: op-local, so a refusal for good (docs/sync.md#oplog-rules).
 public struct OpShapeError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
@@ -112,7 +112,7 @@ extension Op {
     public static let maxSHALength = 128
     public static let maxNodeLength = 64
 
-    /// Reads an op from its wire JSON, checking every rule of SPEC §2.3 and §3.
+    /// Reads an op from its wire JSON, checking every rule of docs/protocol.md#store and docs/sync.md#oplog-rules.
     public init(json: JSON) throws(OpShapeError) {
         guard case .object(var members) = json else { throw OpShapeError("an op must be a JSON object, got \(json.kindName)") }
         guard let dateJSON = members.removeValue(forKey: "date") else { throw OpShapeError("op.date is missing") }

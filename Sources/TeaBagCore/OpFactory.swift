@@ -1,4 +1,4 @@
-/// Creation of new ops by a node (agent or library), SPEC §3 "New ops".
+/// Creation of new ops by a node (agent or library), docs/sync.md#oplog-rules "New ops".
 public enum OpFactory {
     /// The date of a new op: never behind the local oplog, so that a node's
     /// own ops sort in creation order even if its clock steps back.

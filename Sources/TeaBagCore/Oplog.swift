@@ -1,5 +1,5 @@
 /// One path's oplog in memory: exactly one base value-op and the payload ops
-/// it does not cover, kept in fold order (SPEC §3).
+/// it does not cover, kept in fold order (docs/sync.md#oplog-rules).
 public struct Oplog: Sendable, Equatable {
     public private(set) var base: Op
     /// Payload ops in fold order.

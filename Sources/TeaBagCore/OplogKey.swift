@@ -1,4 +1,4 @@
-/// Validation of the `type` and `path` that key an oplog (SPEC §2.3).
+/// Validation of the `type` and `path` that key an oplog (docs/protocol.md#store).
 /// Both are bytes: compare them with `Bytewise` or key them with `ByteKey`,
 /// never with `String` equality (canonical equivalence).
 public enum OplogKey {

@@ -1,4 +1,4 @@
-/// Reducers fold an oplog into a value (SPEC §3, §4). Plugins, libffi
+/// Reducers fold an oplog into a value (docs/sync.md#oplog-rules, docs/plugins.md). Plugins, libffi
 /// declarations and Swift closures all present this one interface.
 public protocol Reducer: Sendable {
     /// The op type it serves.
@@ -76,8 +76,8 @@ public struct FoldOutcome: Sendable, Equatable {
 
 public enum Fold {
     /// Folds `ops` onto `state` in one call; when the reducer refuses the
-    /// call, folds them one by one and skips each op refused alone (SPEC
-    /// §4.1: a refused op never stalls a channel).
+    /// call, folds them one by one and skips each op refused alone
+    /// (docs/plugins.md#the-abi-in-one-minute: a refused op never stalls a channel).
     public static func fold(_ reducer: some Reducer, state: JSON, ops: ArraySlice<Op>) -> FoldOutcome {
         if ops.isEmpty { return FoldOutcome(value: state, skipped: []) }
         do {

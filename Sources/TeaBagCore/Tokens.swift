@@ -1,4 +1,4 @@
-/// Session and store tokens (SPEC §2.2). Opaque to clients, checked only by
+/// Session and store tokens (docs/protocol.md#table). Opaque to clients, checked only by
 /// the table:
 ///
 ///     session_<user>_<created_ms>_<timeout_ms>_<sig>

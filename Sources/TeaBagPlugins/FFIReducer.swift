@@ -1,5 +1,5 @@
 /// Reducers over numbers declared in conf.d and called through libffi
-/// (SPEC §4.2): any exported C function `R f(A state, B payload)` with R, A,
+/// (docs/plugins.md#reducers-declared-in-confd-libffi): any exported C function `R f(A state, B payload)` with R, A,
 /// B each `int64` or `double`, no glue code.
 import CFFI
 import TeaBagCore

@@ -1,6 +1,6 @@
 /// The reducer host of a process: every reducer of the plugin directories
 /// and of conf.d, by type, reloaded on demand (SIGHUP) and when a directory
-/// changes, swapped atomically for new calls (SPEC §4.1).
+/// changes, swapped atomically for new calls (docs/plugins.md#the-abi-in-one-minute).
 import Foundation
 import Logging
 import Metrics

@@ -1,4 +1,4 @@
-/// Loads one plugin library and checks every rule of SPEC §4.1 before any
+/// Loads one plugin library and checks every rule of docs/plugins.md#the-abi-in-one-minute before any
 /// of its reducers is used.
 import CTeaBagReducer
 import TeaBagCore

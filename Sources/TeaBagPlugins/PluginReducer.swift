@@ -1,4 +1,4 @@
-/// A reducer served by a C-ABI plugin (SPEC §4.1), called through its
+/// A reducer served by a C-ABI plugin (docs/plugins.md#the-abi-in-one-minute), called through its
 /// `tb_reducer` descriptor.
 import CTeaBagReducer
 import TeaBagCore

@@ -124,10 +124,9 @@ final class ParseErrorAnswer: ChannelDuplexHandler, RemovableChannelHandler {
 
     static func answer(_ error: HTTPParserError) -> APIError {
         if case .headerOverflow = error {
-            return APIError(.init(code: 431), "ServerError:HeadersTooLarge",
-                            "the request's headers are too many or too large (at most 1,000 fields and 80 KiB)")
+            return APIError(.serverHeadersTooLarge, "the request's headers are too many or too large (at most 1,000 fields and 80 KiB)")
         }
-        return APIError(.badRequest, "ServerError:BadRequest", "the request is not valid HTTP/1.1 (\(error))")
+        return APIError(.serverBadRequest, "the request is not valid HTTP/1.1 (\(error))")
     }
 }
 

@@ -1,6 +1,6 @@
 /// Credentials as the original passes them (query parameters `master`,
 /// `session_token`, `store_token`) and as extensions in headers: HTTP Basic
-/// (user id or `admin`, then the secret) and `Authorization: Bearer` (SPEC §2.1).
+/// (user id or `admin`, then the secret) and `Authorization: Bearer` (docs/protocol.md#common-rules).
 import Foundation
 import Hummingbird
 import TeaBagCore

@@ -39,7 +39,7 @@ public struct DatabaseOpenError: Error, CustomStringConvertible {
     }
 }
 
-/// Keys a server generates at first start and keeps in its data directory (SPEC §5).
+/// Keys a server generates at first start and keeps in its data directory (docs/configuration.md).
 public enum KeyFile {
     /// The configured key, else the one kept in `directory/name` (generated on
     /// first start). `generatedPath` is set when this start created it.

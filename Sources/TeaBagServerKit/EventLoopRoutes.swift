@@ -101,7 +101,7 @@ extension Duration {
 /// Graceful shutdown reaches each connection as `ChannelShouldQuiesceEvent`,
 /// which Hummingbird's state handler consumes: this tap, in front of it,
 /// first ends a stream answered here, so that the connection can close
-/// (a stream would otherwise hold the exit; SPEC §6: within 5 s).
+/// (a stream would otherwise hold the exit; docs/cli.md: within 5 s).
 final class QuiesceTap: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -122,7 +122,7 @@ final class EventLoopRoutesHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     /// Bytes a streamed response may have waiting for a client that does not read.
-    static let maxUnreadBytes = 8 << 20
+    static let maxUnreadBytes = BoundedByteStream.defaultMaxPending
     /// Pipelined request bytes held while an earlier request is answered.
     static let maxQueuedBytes = 1 << 20
 

@@ -113,8 +113,7 @@ public struct FailureLimit<Context: RequestContext & RemoteAddressRequestContext
         }
         let address = secret + " from " + client
         if let seconds = limiter.retryAfter(address) {
-            var error = APIError(.tooManyRequests, "ServerError:TooManyFailures",
-                                 "too many wrong \(secret)s from this address; retry in \(seconds) s")
+            var error = APIError(.serverTooManyFailures, "too many wrong \(secret)s from this address; retry in \(seconds) s")
             error.headers[.retryAfter] = String(seconds)
             throw error
         }

@@ -28,7 +28,7 @@ public struct ObservedRequests<Context: RequestContext>: RouterMiddleware {
             // hard cap) get the protocol's JSON shape too.
             let translated = error.status == .notFound
                 ? APIError.unknownRoute
-                : APIError(error.status, "ServerError:\(error.status.reasonPhrase.replacingOccurrences(of: " ", with: ""))", "\(error)")
+                : APIError.serverRefusal(error.status, "\(error)")
             record(request, context, status: Int(translated.status.code), since: start)
             throw translated
         } catch {
@@ -51,7 +51,7 @@ public struct ObservedRequests<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The request context of TeaBag's servers: Hummingbird's basic one with
-/// the body limit of SPEC §2.1, and the peer's address (for `FailureLimit`).
+/// the body limit of docs/protocol.md#common-rules, and the peer's address (for `FailureLimit`).
 public struct ServerContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
@@ -68,19 +68,19 @@ public struct ServerContext: RequestContext, RemoteAddressRequestContext {
 }
 
 extension ServerContext {
-    /// `:user_id`, a positive decimal integer (SPEC §2.1), else 400
+    /// `:user_id`, a positive decimal integer (docs/protocol.md#common-rules), else 400
     /// `<kind>:InvalidUserId` — the original names the kind after the route family.
     public func userID(kind: String) throws -> Int64 {
         let text = parameters.get("user_id") ?? ""
         guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = Int64(text), id > 0 else {
-            throw APIError.badRequest("\(kind):InvalidUserId", "the user id must be a positive decimal integer, got \"\(text)\"")
+            throw APIError(.invalidUserId.in(kind), "the user id must be a positive decimal integer, got \"\(text)\"")
         }
         return id
     }
 }
 
 extension Router where Context == ServerContext {
-    /// `/healthz` and `/metrics` (SPEC §2.1).
+    /// `/healthz` and `/metrics` (docs/protocol.md#common-rules).
     public func addOperationalRoutes(metrics: ServerMetrics) {
         get("/healthz") { _, _ in Response.ok }
         get("/metrics") { _, _ in

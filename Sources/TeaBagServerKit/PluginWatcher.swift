@@ -3,7 +3,7 @@ import ServiceLifecycle
 import TeaBagPlugins
 import UnixSignals
 
-/// Reloads plugins when their directories change and on SIGHUP (SPEC §4.1).
+/// Reloads plugins when their directories change and on SIGHUP (docs/plugins.md#the-abi-in-one-minute).
 public struct PluginWatcher: Service {
     let plugins: PluginHost
     let interval: Duration

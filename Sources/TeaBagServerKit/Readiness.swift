@@ -1,5 +1,5 @@
 /// Once bound, each role prints one line on stdout and flushes it
-/// (SPEC §6): what scripts and tests wait for.
+/// (docs/cli.md): what scripts and tests wait for.
 import Foundation
 import NIOCore
 import Synchronization

@@ -1,4 +1,4 @@
-/// Secrets never reach a log line (SPEC §2.1): the query string goes
+/// Secrets never reach a log line (docs/protocol.md#common-rules): the query string goes
 /// entirely, and path segments that are secrets (a master, a token, a code)
 /// are replaced.
 public enum Redaction {

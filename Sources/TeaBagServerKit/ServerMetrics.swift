@@ -1,4 +1,4 @@
-/// Each server's own Prometheus registry (SPEC §2.1 `/metrics`), so that
+/// Each server's own Prometheus registry (docs/protocol.md#common-rules `/metrics`), so that
 /// several servers in one process (tests, `teabag dev`) keep apart figures.
 import Hummingbird
 import Metrics

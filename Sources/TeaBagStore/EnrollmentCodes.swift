@@ -1,4 +1,4 @@
-/// Enrollment codes (SPEC §2.3, §2.4): `<created_ms>_<expiry_ms>_<hmac>`,
+/// Enrollment codes (docs/protocol.md#store, docs/protocol.md#enrollment): `<created_ms>_<expiry_ms>_<hmac>`,
 /// valid two minutes, single use (ext), HMAC-SHA256 under the store key.
 ///
 /// Two codes asked for one user in the same millisecond must differ (each

@@ -1,4 +1,4 @@
-/// The store's settings (conf.d section `store`, plus `plugins`, SPEC §5).
+/// The store's settings (conf.d section `store`, plus `plugins`, docs/configuration.md).
 /// Each key is read here and nowhere else; docs/configuration.md lists them.
 import Configuration
 import Foundation
@@ -30,7 +30,7 @@ public struct StoreConfiguration: Sendable {
     /// Seconds between SSE keep-alive comments.
     public var heartbeatSeconds = 15
     /// A connection that delivers no complete request head or body part for
-    /// this long is closed (slowloris); longer than a long poll (SPEC §2.3),
+    /// this long is closed (slowloris); longer than a long poll (docs/protocol.md#store),
     /// and than clients keep an idle connection (AsyncHTTPClient: 60 s), so
     /// that a client never sends on a connection the server is closing.
     public var idleTimeoutMs = 75_000

@@ -1,4 +1,4 @@
-/// The store's own metrics (SPEC §2.1, issue: ops accepted/refused/noop,
+/// The store's own metrics (docs/protocol.md#common-rules, issue: ops accepted/refused/noop,
 /// stream listeners, commit latency).
 import Prometheus
 import TeaBagServerKit

@@ -1,4 +1,4 @@
-/// The store's HTTP routes (SPEC §2.3), each a thin adapter over `StoreService`.
+/// The store's HTTP routes (docs/protocol.md#store), each a thin adapter over `StoreService`.
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -32,7 +32,7 @@ struct StoreRoutes: Sendable {
             let user = try context.userID(kind: "UserError")
             let body = try await request.jsonBody(limits, errorKind: "UserError")
             guard let tableURL = body["table_url"]?.stringValue, let code = body["code"]?.stringValue else {
-                throw APIError.badRequest("UserError:InvalidPostBody", "the body must be {\"table_url\": \"…/user/N/\", \"code\": \"…\"[, \"store_id\": \"…\"]}")
+                throw APIError(.userInvalidPostBody, "the body must be {\"table_url\": \"…/user/N/\", \"code\": \"…\"[, \"store_id\": \"…\"]}")
             }
             try service.confirm(user: user, tableURL: tableURL, code: code, storeID: body["store_id"]?.stringValue)
             return Response.ok
@@ -56,7 +56,7 @@ struct StoreRoutes: Sendable {
             let user = try await authorize(request, context)
             let body = try await request.jsonBody(limits, errorKind: "UserError")
             guard let items = body["ops"]?.arrayValue else {
-                throw APIError.badRequest("UserError:InvalidPostBody", "the body must be {\"ops\": [{\"type\", \"path\", \"op\"}, …]}")
+                throw APIError(.userInvalidPostBody, "the body must be {\"ops\": [{\"type\", \"path\", \"op\"}, …]}")
             }
             return Response.json(["results": .array(try await service.pushBatch(user: user.id, items: items))])
         }
@@ -90,17 +90,16 @@ struct StoreRoutes: Sendable {
     /// live ops — for a request the event-loop path did not take (a token
     /// seen for the first time). The same hub and frames, through a task.
     func sse(user: Int64, lastEventID: Int64?, channel: any Channel) -> Response {
-        let (buffers, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(StreamListener.resumeBacklog))
+        let stream = BoundedByteStream(channel: channel)
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let sink = AsyncStreamSink(continuation, channel: channel)
-        let listener = hub.subscribe(user: user, lastEventID: lastEventID, loop: loop, sink: sink)
+        let listener = hub.subscribe(user: user, lastEventID: lastEventID, loop: loop, sink: AsyncStreamSink(stream))
         let hub = self.hub
-        continuation.onTermination = { _ in hub.remove(listener) }
+        stream.onTermination { hub.remove(listener) }
         return Response(status: .ok, headers: StoreFastRoutes.streamHeaders, body: ResponseBody { writer in
-            // Ends on graceful shutdown, so that an open stream does not hold the exit (SPEC §6: within 5 s).
-            for await buffer in buffers.cancelOnGracefulShutdown() {
+            // Ends on graceful shutdown, so that an open stream does not hold the exit (docs/cli.md: within 5 s).
+            for await buffer in stream.buffers.cancelOnGracefulShutdown() {
                 try await writer.write(buffer)
-                sink.written(buffer)
+                stream.written(buffer)
             }
             try await writer.finish(nil)
         })
@@ -119,7 +118,7 @@ struct StoreRoutes: Sendable {
 
     func requireAdmin(_ request: Request) throws {
         guard Credentials(request).isAdmin(key: adminKey) else {
-            throw APIError.unauthorized("AdminError:InvalidKey", "admin routes need HTTP Basic admin:<store key>")
+            throw APIError(.adminInvalidKey, "admin routes need HTTP Basic admin:<store key>")
         }
     }
 }

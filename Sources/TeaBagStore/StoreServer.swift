@@ -78,15 +78,11 @@ public struct StoreServer: Sendable {
                 counters.listeners.set(Double(hub.listenerCount))
                 counters.registrations.set(Double(hub.registrationCount))
             },
-            // The writer never checkpoints (wal_autocheckpoint = 0): the WAL
-            // is copied back here, off its critical path. PASSIVE never
-            // waits for the writer, but under continuous writes it never
-            // catches up with it either, and the WAL would grow without
-            // end; past `WALCheckpoint.restartBytes` a RESTART waits for the
-            // writer's current group, copies the rest, and lets the next
-            // group start the WAL again (truncated to 8 MiB).
+            // The writer never checkpoints on commit (wal_autocheckpoint = 0):
+            // the WAL is copied back here, off its critical path, and reset by
+            // the writer between groups once it is large (WALCheckpoint).
             PeriodicTask(every: .milliseconds(250)) {
-                do { try WALCheckpoint.run(pool, walPath: databasePath + "-wal") } catch {
+                do { try WALCheckpoint.run(pool) } catch {
                     logger.warning("WAL checkpoint failed: \(error)")
                 }
             },

@@ -1,5 +1,5 @@
 /// The store's logic, apart from HTTP: users and enrollment, the checks an
-/// op passes before it reaches the writer (SPEC §2.3), and reads.
+/// op passes before it reaches the writer (docs/protocol.md#store), and reads.
 import Foundation
 import GRDB
 import Logging
@@ -50,7 +50,7 @@ public final class StoreService: Sendable {
     func user(_ id: Int64) throws -> StoreUser {
         if let known = users.withLock({ $0[id] }) { return known }
         guard let user = try pool.read({ db in try StoreUser.fetch(db, id: id) }) else {
-            throw APIError.notFound("UserError:UserNotFound", "no user \(id) on this store (the store admin creates it: PUT /admin/user/\(id))")
+            throw APIError(.userNotFound, "no user \(id) on this store (the store admin creates it: PUT /admin/user/\(id))")
         }
         users.withLock { users in
             // Bounded: users come and go, the cache starts again past it (issue 14 §4).
@@ -69,13 +69,13 @@ public final class StoreService: Sendable {
     func confirm(user id: Int64, tableURL: String, code: String, storeID: String?) throws {
         _ = try user(id)
         guard let expiry = codes.verify(code, user: id, now: clock()) else {
-            throw APIError.badRequest("UserError:InvalidCode", "the code is not valid or has expired (get a new one: GET /admin/user/\(id)/code)")
+            throw APIError(.userInvalidCode, "the code is not valid or has expired (get a new one: GET /admin/user/\(id)/code)")
         }
         guard BaseURL.isValid(tableURL) else {
-            throw APIError.badRequest("UserError:InvalidTableUrl", "table_url must be an http(s) URL ending with / and without a query")
+            throw APIError(.userInvalidTableUrl, "table_url must be an http(s) URL ending with / and without a query")
         }
         if let storeID, storeID.isEmpty || storeID.count > 128 || storeID.contains("_") {
-            throw APIError.badRequest("UserError:InvalidStoreId", "store_id must be 1 to 128 characters without _")
+            throw APIError(.userInvalidStoreId, "store_id must be 1 to 128 characters without _")
         }
         let now = clock()
         try pool.write { db in
@@ -83,7 +83,7 @@ public final class StoreService: Sendable {
             do {
                 try db.execute(sql: "INSERT INTO used_codes (user_id, code, expiry_ms) VALUES (?, ?, ?)", arguments: [id, code, expiry])
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-                throw APIError.badRequest("UserError:InvalidCode", "this code was used already; codes are single use")
+                throw APIError(.userInvalidCode, "this code was used already; codes are single use")
             }
             var user = try StoreUser.fetch(db, id: id)!
             user.tableURL = tableURL
@@ -103,9 +103,8 @@ public final class StoreService: Sendable {
 
     // MARK: pushing ops
 
-    static let invalidType = APIError.badRequest("UserError:InvalidType", "type must be 1 to 64 of [A-Za-z0-9_-]")
-    static let invalidPath = APIError.badRequest("UserError:InvalidPath",
-                                                 "path must be a non-empty UTF-8 path that stays under /, without control characters or backslashes")
+    static let invalidType = APIError(.userInvalidType, "type must be 1 to 64 of [A-Za-z0-9_-]")
+    static let invalidPath = APIError(.userInvalidPath, "path must be a non-empty UTF-8 path that stays under /, without control characters or backslashes")
 
     /// Validates `type` and normalizes `path`.
     static func key(type: String?, path: String?) throws -> (type: String, path: String) {
@@ -114,7 +113,7 @@ public final class StoreService: Sendable {
         return (type, normalized)
     }
 
-    /// Every op-local check of an op (SPEC §2.3). A refusal still goes to
+    /// Every op-local check of an op (docs/protocol.md#store). A refusal still goes to
     /// the writer, which answers noop instead when the path already holds
     /// the op's sha ("already held" comes first), seeing the ops before it
     /// in the same batch.
@@ -129,12 +128,11 @@ public final class StoreService: Sendable {
     private func check(type: String, body: JSON) throws(APIError) -> Op {
         let op: Op
         do { op = try Op(json: body) } catch {
-            throw APIError.badRequest("UserError:InvalidOpBody", error.message)
+            throw APIError(.userInvalidOpBody, error.message)
         }
         let now = clock()
         if op.date > now + configuration.maxSkewMs {
-            var error = APIError.unavailable("StoreError:FutureDate",
-                                             "the op is dated \(op.date - now) ms ahead of this store's clock (at most \(configuration.maxSkewMs)); retry later")
+            var error = APIError(.storeFutureDate, "the op is dated \(op.date - now) ms ahead of this store's clock (at most \(configuration.maxSkewMs)); retry later")
             let seconds = max(1, (op.date - now - configuration.maxSkewMs + 999) / 1000)
             error.headers[.retryAfter] = String(seconds)
             throw error
@@ -142,10 +140,10 @@ public final class StoreService: Sendable {
         if let payload = op.payload {
             if let reducer = plugins.reducer(for: type) {
                 do { try reducer.validate(payload: payload) } catch {
-                    throw APIError.badRequest("StoreError:InvalidOp", error.message)
+                    throw APIError(.storeInvalidOp, error.message)
                 }
             } else if configuration.unknownTypes == .reject {
-                throw APIError.badRequest("StoreError:NoReducer", "this store serves no reducer for type \(type) and refuses unknown types")
+                throw APIError(.storeNoReducerForPush, "this store serves no reducer for type \(type) and refuses unknown types")
             }
         }
         return op
@@ -187,9 +185,9 @@ public final class StoreService: Sendable {
         var prepared = PreparedBatch(results: Array(repeating: nil, count: items.count), entries: [])
         for (index, item) in items.enumerated() {
             do {
-                guard case .object = item else { throw APIError.badRequest("UserError:InvalidOpBody", "each batch item is {type, path, op}") }
+                guard case .object = item else { throw APIError(.userInvalidOpBody, "each batch item is {type, path, op}") }
                 let key = try Self.key(type: item["type"]?.stringValue, path: item["path"]?.stringValue)
-                guard let body = item["op"] else { throw APIError.badRequest("UserError:InvalidOpBody", "a batch item needs an op") }
+                guard let body = item["op"] else { throw APIError(.userInvalidOpBody, "a batch item needs an op") }
                 prepared.entries.append((index, admit(type: key.type, path: key.path, body: body)))
             } catch let error as APIError {
                 prepared.results[index] = error.json
@@ -236,7 +234,7 @@ public final class StoreService: Sendable {
     /// `{value, date, sha}` folded by this store's reducer for the type.
     func value(user: Int64, type: String, path: String) async throws -> JSON {
         guard let reducer = plugins.reducer(for: type) else {
-            throw APIError.notFound("StoreError:NoReducer", "this store serves no reducer for type \(type)")
+            throw APIError(.storeNoReducer, "this store serves no reducer for type \(type)")
         }
         enum Read: Sendable { case ready(JSON), fold(HeldPath) }
         let read = try await pool.read { db -> Read in
@@ -262,8 +260,7 @@ public final class StoreService: Sendable {
         guard let outcome = await FoldGate.fold(key, gate: gate, within: Self.readFoldBudget, {
             plugins.fold(with: reducer, state: held.base.value ?? .null, ops: held.ops[...])
         }) else {
-            var error = APIError.unavailable("StoreError:SlowReducer",
-                                             "the \(type) reducer has not folded this path within \(Self.readFoldBudget); retry later")
+            var error = APIError(.storeSlowReducer, "the \(type) reducer has not folded this path within \(Self.readFoldBudget); retry later")
             error.headers[.retryAfter] = "5"
             throw error
         }

@@ -1,4 +1,4 @@
-/// Store tokens (SPEC §2.3): on first sight the store asks the user's table
+/// Store tokens (docs/protocol.md#store): on first sight the store asks the user's table
 /// and caches a yes for the token's timeout, sliding like the session.
 /// Concurrent checks of one token share one request; a table that is down
 /// fails new tokens with 503 while cached ones keep working.
@@ -27,7 +27,7 @@ final class TokenChecker: Sendable {
         self.timeout = timeout
     }
 
-    static let invalid = APIError.forbidden("UtilityError:InvalidStoreToken", "the store token is not valid for this user and store")
+    static let invalid = APIError(.utilityInvalidStoreToken, "the store token is not valid for this user and store")
 
     /// Checks `token` for `user`; throws the protocol's error when refused.
     func check(user: StoreUser, token: String?) async throws {
@@ -57,15 +57,15 @@ final class TokenChecker: Sendable {
     /// The checks made here (the table checks the signature); the token's timeout.
     private func shape(user: StoreUser, token: String?) throws -> Int64 {
         guard let token, !token.isEmpty else {
-            throw APIError.unauthorized("UserError:MissingStoreToken", "give a store token (?store_token= or Authorization: Bearer)")
+            throw APIError(.userMissingStoreToken, "give a store token (?store_token= or Authorization: Bearer)")
         }
         guard user.tableURL != nil else {
-            throw APIError.forbidden("UserError:NotConfirmed", "user \(user.id) is not enrolled with a table on this store yet")
+            throw APIError(.userNotConfirmed, "user \(user.id) is not enrolled with a table on this store yet")
         }
         guard let parsed = StoreToken(parsing: token), parsed.user == user.id, parsed.timeout > 0 else { throw Self.invalid }
         // (ext) A token minted for another store is refused here, without asking the table.
         if !user.storeIDs.isEmpty && !user.storeIDs.contains(parsed.storeID) {
-            throw APIError.forbidden("UtilityError:InvalidStoreToken", "this store token is for another store")
+            throw APIError(.utilityInvalidStoreToken, "this store token is for another store")
         }
         return parsed.timeout
     }
@@ -124,14 +124,14 @@ final class TokenChecker: Sendable {
             status = response.status.code
             body = try await response.body.collect(upTo: 64 * 1024)
         } catch {
-            throw APIError.unavailable("StoreError:TableUnavailable", "the table could not be reached to check the token; retry later")
+            throw APIError(.storeTableUnavailable, "the table could not be reached to check the token; retry later")
         }
         let json = try? JSON.parse(Array(buffer: body))
         if status == 200, json?["ok"] == true { return }
         if (400..<500).contains(status) {
-            let name = json?["error"]?["name"]?.stringValue ?? "UtilityError:InvalidStoreToken"
+            let name = json?["error"]?["name"]?.stringValue ?? ProtocolError.utilityInvalidStoreToken.name
             throw APIError.forbidden(name, "the table refused the store token")
         }
-        throw APIError.unavailable("StoreError:TableUnavailable", "the table answered \(status) to a token check; retry later")
+        throw APIError(.storeTableUnavailable, "the table answered \(status) to a token check; retry later")
     }
 }

@@ -1,4 +1,4 @@
-/// The master secret is kept only as a salted slow hash (SPEC §2.2):
+/// The master secret is kept only as a salted slow hash (docs/protocol.md#table):
 /// PBKDF2-HMAC-SHA256, stored as `pbkdf2-sha256$<rounds>$<salt hex>$<hash hex>`.
 import _CryptoExtras
 import Crypto

@@ -257,7 +257,7 @@ final class PostgresTableStorage: TableStorage, Service {
             self.logger.warning("PostgreSQL unavailable: \(Self.describe(error))")
             let message = ((error as? NotMigrated).map { Self.cause($0.underlying) } as? PostgresTableSchema.TooNew).map { "the table's database cannot be used: \($0)" }
                 ?? "the table's database cannot be reached right now; retry shortly"
-            var refusal = APIError.unavailable("ServerError:DatabaseUnavailable", message)
+            var refusal = APIError(.serverDatabaseUnavailable, message)
             refusal.headers[.retryAfter] = "1"
             throw refusal
         }

@@ -1,4 +1,4 @@
-/// Enrollment (SPEC §2.4 step 3): the table asks the store to confirm the
+/// Enrollment (docs/protocol.md#enrollment step 3): the table asks the store to confirm the
 /// code with `POST {store_url}confirm` and records the store only on its ok.
 import AsyncHTTPClient
 import Hummingbird
@@ -15,7 +15,7 @@ struct StoreEnroller: Sendable {
     /// `store_url`: http or https, ends with `/`, no query.
     static func validate(storeURL: String) throws -> String {
         guard BaseURL.isValid(storeURL) else {
-            throw APIError.badRequest("TableError:InvalidStoreUrl", "store_url must be an http(s) URL ending with / and without a query, e.g. http://store:4001/user/1/")
+            throw APIError(.tableInvalidStoreUrl, "store_url must be an http(s) URL ending with / and without a query, e.g. http://store:4001/user/1/")
         }
         return storeURL
     }
@@ -33,7 +33,7 @@ struct StoreEnroller: Sendable {
             response = try await client.execute(request, timeout: timeout)
             bytes = try await response.body.collect(upTo: 64 * 1024)
         } catch {
-            throw APIError(.badGateway, "TableError:StoreUnreachable", "the store at \(storeURL) could not be reached to confirm (\(Self.describe(error)))")
+            throw APIError(.tableStoreUnreachable, "the store at \(storeURL) could not be reached to confirm (\(Self.describe(error)))")
         }
         let json = try? JSON.parse(Array(buffer: bytes))
         if response.status == .ok, json?["ok"] == true { return }
@@ -43,7 +43,7 @@ struct StoreEnroller: Sendable {
             let status: HTTPResponse.Status = (400..<500).contains(code) ? .init(code: code) : .badGateway
             throw APIError(status, name, "the store refused: \(message)")
         }
-        throw APIError(.badGateway, "TableError:StoreRefusal", "the store at \(storeURL) did not confirm (status \(response.status.code))")
+        throw APIError(.tableStoreRefusal, "the store at \(storeURL) did not confirm (status \(response.status.code))")
     }
 
     static func describe(_ error: any Error) -> String {

@@ -1,4 +1,4 @@
-/// The table's settings (conf.d section `table`, SPEC §5). Each key is read
+/// The table's settings (conf.d section `table`, docs/configuration.md). Each key is read
 /// here and nowhere else:
 ///
 /// - `table.host` (string, default `127.0.0.1`): address to bind.

@@ -1,4 +1,4 @@
-/// The table's HTTP routes (SPEC §2.2), each a thin adapter over `TableService`.
+/// The table's HTTP routes (docs/protocol.md#table), each a thin adapter over `TableService`.
 import Crypto
 import Hummingbird
 import TeaBagCore
@@ -18,7 +18,7 @@ struct TableRoutes: Sendable {
             let user = try context.userID(kind: "AdminError")
             // Decoded: `teabag admin` percent-encodes the master in the URL, and `?master=` arrives decoded.
             guard let master = context.decodedParameter("master"), !master.isEmpty else {
-                throw APIError.badRequest("AdminError:InvalidMaster", "the master must be non-empty UTF-8 text, percent-encoded in the URL")
+                throw APIError(.adminInvalidMaster, "the master must be non-empty UTF-8 text, percent-encoded in the URL")
             }
             try await service.setMaster(user: user, master: master)
             return Response.ok
@@ -29,7 +29,7 @@ struct TableRoutes: Sendable {
             try await service.authenticate(user: user, master: Credentials(request).master(for: user))
             let query = request.uri.queryParameters
             guard let timeout = query["timeout"].flatMap({ Int64($0) }) else {
-                throw APIError.badRequest("SessionError:InvalidTimeout", "give timeout= in ms, from 1000 to 2678400000 (31 days)")
+                throw APIError(.sessionInvalidTimeout, "give timeout= in ms, from 1000 to 2678400000 (31 days)")
             }
             let session = try await service.newSession(user: user, timeout: timeout, description: try request.query("description", invalid: invalidDescription) ?? "")
             return Response.json(session.json)
@@ -59,9 +59,10 @@ struct TableRoutes: Sendable {
             try await service.authenticate(user: user, master: Credentials(request).master(for: user))
             let body = try await request.jsonBody(limits, errorKind: "TableError")
             guard let storeURL = body["store_url"]?.stringValue, let code = body["code"]?.stringValue else {
-                throw APIError.badRequest("TableError:InvalidPostBody", "the body must be {\"store_url\": \"http://…/user/N/\", \"code\": \"…\"}")
+                throw APIError(.tableInvalidPostBody, "the body must be {\"store_url\": \"http://…/user/N/\", \"code\": \"…\"}")
             }
             let url = try StoreEnroller.validate(storeURL: storeURL)
+            try await service.checkChannelSpelling(user: user, channel: channel)
             let storeID = Digest.sha256Hex(Array(url.utf8))
             try await enroller.confirm(storeURL: url, code: code, tableURL: "\(publicURL())user/\(user)/", storeID: storeID)
             let record = StoreRecord(channel: channel, storeID: storeID, url: url, code: code, created: service.clock())
@@ -115,18 +116,18 @@ struct TableRoutes: Sendable {
         if let token = credentials.session {
             return try await service.checkSession(user: user, token: token)
         }
-        throw APIError.unauthorized("TableError:MissingCredentials", "give the master or a session token (?session_token= or Authorization: Bearer)")
+        throw APIError(.tableMissingCredentials, "give the master or a session token (?session_token= or Authorization: Bearer)")
     }
 
     func requireAdmin(_ request: Request) throws {
         guard Credentials(request).isAdmin(key: adminKey) else {
-            throw APIError.unauthorized("AdminError:InvalidKey", "admin routes need HTTP Basic admin:<table key>")
+            throw APIError(.adminInvalidKey, "admin routes need HTTP Basic admin:<table key>")
         }
     }
 }
 
 
-let invalidDescription = APIError.badRequest("SessionError:InvalidDescription", "the description must be UTF-8 text (percent-encoded)")
+let invalidDescription = APIError(.sessionInvalidDescription, "the description must be UTF-8 text (percent-encoded)")
 
 /// A channel name: 1–128 characters (the path segment, percent-decoded as
 /// UTF-8), no `/`, not `.` or `..` (no URL could address it: clients resolve
@@ -135,8 +136,7 @@ let invalidDescription = APIError.badRequest("SessionError:InvalidDescription", 
 func channelName(_ context: ServerContext) throws -> String {
     guard let name = context.decodedParameter("channel"), (1...128).contains(name.count), !name.contains("/"),
           name != ".", name != "..", !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-        throw APIError.badRequest("TableError:InvalidChannel",
-                                  "a channel name has 1 to 128 characters of UTF-8, without /, control characters, and is not . or ..")
+        throw APIError(.tableInvalidChannel, "a channel name has 1 to 128 characters of UTF-8, without /, control characters, and is not . or ..")
     }
     return name
 }

@@ -74,7 +74,7 @@ public final class TableService: Sendable {
 
     /// Creates the user if missing, sets its master and revokes all its sessions.
     public func setMaster(user: Int64, master: String) async throws {
-        guard !master.isEmpty else { throw APIError.badRequest("AdminError:InvalidMaster", "the master must not be empty") }
+        guard !master.isEmpty else { throw APIError(.adminInvalidMaster, "the master must not be empty") }
         let hash = try MasterHash.make(master: master, rounds: masterRounds)
         try await storage.setMaster(user: user, hash: hash, now: clock())
         state.withLock { $0.verifiedMasters[user] = nil }
@@ -82,7 +82,7 @@ public final class TableService: Sendable {
 
     /// Checks a master for a user; throws the protocol's error when wrong.
     public func authenticate(user: Int64, master: String?) async throws {
-        guard let master else { throw APIError.unauthorized("TableError:MissingCredentials", "give the master (?master= or HTTP Basic user-id:master)") }
+        guard let master else { throw APIError(.tableMissingCredentials, "give the master (?master= or HTTP Basic user-id:master)") }
         let hash = try await masterHash(user: user)
         let digest = Digest.hex(HMAC<SHA256>.authenticationCode(for: Array("\(user)\u{0}\(hash)\u{0}\(master)".utf8),
                                                                 using: SymmetricKey(data: verifiedKeyBytes)))
@@ -91,14 +91,14 @@ public final class TableService: Sendable {
         }
         guard MasterHash.verify(master: master, stored: hash) else {
             // The original's name for a wrong master; the status says which it is.
-            throw APIError.unauthorized("UtilityError:UserNotFound", "wrong master for user \(user)")
+            throw APIError(.utilityWrongMaster, "wrong master for user \(user)")
         }
         state.withLock { $0.verifiedMasters[user] = digest }
     }
 
     private func masterHash(user: Int64) async throws -> String {
         guard let hash = try await storage.masterHash(user: user) else {
-            throw APIError.notFound("UtilityError:UserNotFound", "no user \(user) on this table")
+            throw APIError(.utilityUserNotFound, "no user \(user) on this table")
         }
         return hash
     }
@@ -126,7 +126,7 @@ public final class TableService: Sendable {
     /// moves past it.
     public func newSession(user: Int64, timeout: Int64, description: String) async throws -> Session {
         guard (Self.minTimeout...Self.maxTimeout).contains(timeout) else {
-            throw APIError.badRequest("SessionError:InvalidTimeout", "timeout is in ms, from \(Self.minTimeout) to \(Self.maxTimeout) (31 days)")
+            throw APIError(.sessionInvalidTimeout, "timeout is in ms, from \(Self.minTimeout) to \(Self.maxTimeout) (31 days)")
         }
         let hash = try await masterHash(user: user)
         var created = creationTime(user: user)
@@ -151,7 +151,7 @@ public final class TableService: Sendable {
     /// Checks a session token of `user` and refreshes it (sliding timeout).
     @discardableResult
     public func checkSession(user: Int64, token text: String) async throws -> SessionToken {
-        let invalid = APIError.forbidden("UtilityError:InvalidSessionToken", "the session token is not valid (revoked, expired, or not this user's)")
+        let invalid = APIError(.utilityInvalidSessionToken, "the session token is not valid (revoked, expired, or not this user's)")
         guard let token = SessionToken(parsing: text), token.user == user else { throw invalid }
         if verified(text) == token.signature {
             guard try await refresh(signature: token.signature) else { throw invalid }
@@ -165,7 +165,7 @@ public final class TableService: Sendable {
 
     /// Revokes a session, given the token itself.
     public func revoke(user: Int64, token text: String) async throws {
-        let invalid = APIError.forbidden("UtilityError:InvalidSessionToken", "the session token is not valid for user \(user)")
+        let invalid = APIError(.utilityInvalidSessionToken, "the session token is not valid for user \(user)")
         guard let token = SessionToken(parsing: text), token.user == user else { throw invalid }
         guard let hash = try await storage.masterHash(user: user), signer.verify(token, masterHash: hash) else { throw invalid }
         try await storage.deleteSession(signature: token.signature)
@@ -174,7 +174,7 @@ public final class TableService: Sendable {
     /// Checks a store token: it must derive from a live session of `user`
     /// (which it refreshes) and name a store enrolled for that user.
     public func checkStoreToken(user: Int64, token text: String) async throws {
-        let invalid = APIError.forbidden("UtilityError:InvalidStoreToken", "the store token is not valid (its session was revoked or expired, or the store is not enrolled)")
+        let invalid = APIError(.utilityInvalidStoreToken, "the store token is not valid (its session was revoked or expired, or the store is not enrolled)")
         guard let token = StoreToken(parsing: text), token.user == user else { throw invalid }
         if let signature = verified(text) {
             guard try await storage.enrolledStoreIDs(user: user).contains(token.storeID), try await refresh(signature: signature) else { throw invalid }
@@ -233,8 +233,8 @@ public final class TableService: Sendable {
     }
 
     public func channel(user: Int64, name: String, session: SessionToken?) async throws -> JSON {
-        let records = try await storage.stores(user: user).filter { $0.channel == name }
-        guard !records.isEmpty else { throw APIError.notFound("TableError:UnknownChannel", "user \(user) has no channel \(name)") }
+        let records = try await storage.stores(user: user).filter { Bytewise.equal($0.channel, name) }
+        guard !records.isEmpty else { throw APIError(.tableUnknownChannel, "user \(user) has no channel \(name)") }
         return .object(Dictionary(uniqueKeysWithValues: records.map { ($0.storeID, storeJSON($0, session: session)) }))
     }
 
@@ -243,6 +243,21 @@ public final class TableService: Sendable {
                                       "created_time": .number(Double(record.created))]
         if let session { object["store_token"] = .string(session.storeToken(storeID: record.storeID).text) }
         return .object(object)
+    }
+
+    /// Refuses a channel name that Swift's `String` would take for one the
+    /// user has, spelled with other code points ("\u{E4}" and "a\u{308}"):
+    /// the storage keeps them apart (they are bytes to it and to other
+    /// parties), but a mount table is a JSON object, whose keys this server
+    /// and the Swift library compare by canonical equivalence — the two
+    /// channels would merge into one in every answer. Checked before the
+    /// store is asked to confirm, so a refusal changes nothing.
+    public func checkChannelSpelling(user: Int64, channel: String) async throws {
+        let clash = try await storage.stores(user: user).first { $0.channel == channel && !Bytewise.equal($0.channel, channel) }
+        if let clash {
+            throw APIError(.tableChannelSpelling,
+                           "the user has the channel \"\(clash.channel)\", which is this name with other Unicode code points; mount the store under that exact spelling")
+        }
     }
 
     func record(user: Int64, store: StoreRecord) async throws {

@@ -3,7 +3,7 @@ import Testing
 import TeaBagTestSupport
 
 /// The walk-throughs under examples/ run as a newcomer runs them, from the
-/// repository root, against the built `teabag` (SPEC §8).
+/// repository root, against the built `teabag` (docs/architecture.md).
 @Suite struct ExamplesTests {
     @Test(.timeLimit(.minutes(1)))
     func twoDevicesWalkThroughSyncsBothWaysAndStopsWhatItStarted() async throws {

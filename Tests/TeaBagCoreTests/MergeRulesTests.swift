@@ -20,7 +20,7 @@ func base(_ sha: String, date: Int64, covers: [String: Int64]? = nil, _ value: J
     Op(date: date, sha: sha, body: .value(value), covers: covers)
 }
 
-@Suite("Merge rules (SPEC §3)")
+@Suite("Merge rules (docs/sync.md#oplog-rules)")
 struct MergeRulesTests {
     @Test("rule 1: an op whose sha is held is a noop, the empty base included")
     func duplicates() {

@@ -1,4 +1,4 @@
-/// Property tests of the oplog rules over random histories (SPEC §3):
+/// Property tests of the oplog rules over random histories (docs/sync.md#oplog-rules):
 /// (a) the same op set gives an identical oplog and value in any delivery
 /// order, with repetitions; (b) an op with node/seq merged anywhere is never
 /// lost once every replica has every op; (c) no op is folded twice.
@@ -8,7 +8,7 @@ import Testing
 @testable import TeaBagCore
 
 /// One random history: the ops created (payload ops by several nodes with
-/// skewed clocks, value-ops built as §3 builds them) and how each replica
+/// skewed clocks, value-ops built as docs/sync.md#oplog-rules builds them) and how each replica
 /// receives them.
 struct History {
     var payloads: [Op] = []
@@ -18,7 +18,7 @@ struct History {
     /// order. Every prune covers a set that is, per node, all seqs up to its
     /// highest (the outbox delivers in seq order) and the prune sets are
     /// nested (a prune needs every store to hold exactly the pruner's set,
-    /// and stores only grow) — the two facts §3 relies on.
+    /// and stores only grow) — the two facts docs/sync.md#oplog-rules relies on.
     static func covering(seed: UInt64) -> History {
         var rng = SplitMix64(seed: seed)
         var history = History()

@@ -7,7 +7,7 @@
 /// Bounded: `TEABAG_FUZZ_EXAMPLES` examples per operation (default 10) and a
 /// fixed seed (`TEABAG_FUZZ_SEED`, default 1) so that CI runs are repeatable.
 /// Checks left out, and why: `unsupported_method` (an undescribed method is
-/// 404 `ServerError:UnknownRoute` by SPEC §2.1, not 405) and
+/// 404 `ServerError:UnknownRoute` by docs/protocol.md#common-rules, not 405) and
 /// `positive_data_acceptance` (a request can match the description and still
 /// be refused: an unknown user, a guessed token).
 import Foundation
@@ -47,7 +47,7 @@ struct SchemathesisTests {
         return nil
     }
 
-    /// `schemathesis run SPEC --url URL …`, its output in files (a pipe could fill and stall it).
+    /// `schemathesis run OPENAPI --url URL …`, its output in files (a pipe could fill and stall it).
     static func run(_ executable: String, spec: String, url: String, arguments: [String], seconds: Double = 100) async throws -> Run {
         let directory = try temporaryDirectory("schemathesis")
         defer { try? FileManager.default.removeItem(atPath: directory) }

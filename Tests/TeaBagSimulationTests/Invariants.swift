@@ -1,7 +1,7 @@
 import TeaBag
 import TeaBagCore
 
-/// The promises of SPEC §3, checked on whatever the last event touched
+/// The promises of docs/sync.md#oplog-rules, checked on whatever the last event touched
 /// (nothing else changed) and, at quiescence, convergence.
 extension Simulation {
     func checkTouched() {

@@ -1,7 +1,7 @@
 @testable import TeaBag
 import TeaBagCore
 
-/// How a client dates its ops (SPEC §3 "New ops": the local clock corrected
+/// How a client dates its ops (docs/sync.md#oplog-rules "New ops": the local clock corrected
 /// by the median offset to the stores).
 enum ClockMode: CustomStringConvertible {
     /// The runtime knew its offset before the run (a residual within the

@@ -8,7 +8,7 @@ struct StreamEntry {
     let op: Op
 }
 
-/// A store server as sync sees it (SPEC §2.3): per path an `Oplog` merged by
+/// A store server as sync sees it (docs/protocol.md#store): per path an `Oplog` merged by
 /// the core rules as its durable state, the FutureDate and validation
 /// checks, and a stream log of every accepted op with bounded retention, so
 /// that a reconnect sometimes cannot resume. Its clock is virtual time.
@@ -39,7 +39,7 @@ final class SimStore {
     func oplog(_ key: PathKey) -> Oplog { oplogs[key] ?? Oplog() }
     func value(_ key: PathKey) -> [String] { values[key] ?? [] }
 
-    /// One op of a batch, checked in the order of §2.3: a held sha is a noop
+    /// One op of a batch, checked in the order of docs/protocol.md#store: a held sha is a noop
     /// before any other check; then the date, then the reducer's validation.
     /// Returns the stream entry when the op changed the oplog.
     func receive(_ key: PathKey, _ op: Op, now: Int64) -> (StoreAnswer, StreamEntry?) {

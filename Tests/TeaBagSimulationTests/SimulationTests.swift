@@ -1,4 +1,4 @@
-/// The deterministic simulation of SPEC §3: clients running the real
+/// The deterministic simulation of docs/sync.md#oplog-rules: clients running the real
 /// `ChannelSync`, in-memory stores and a faulty network over virtual time.
 ///
 /// - `swift test --filter TeaBagSimulationTests` runs seeds 0..<500.

@@ -3,8 +3,8 @@ import Testing
 import TeaBagCore
 import TeaBagTestSupport
 
-/// Every rule of SPEC §3, observed through `POST/GET oplog` and `GET value`.
-@Suite("Store: the merge rules of §3 through the API")
+/// Every rule of docs/sync.md#oplog-rules, observed through `POST/GET oplog` and `GET value`.
+@Suite("Store: the merge rules of docs/sync.md#oplog-rules through the API")
 struct MergeRulesAPITests {
     @Test("falsy payloads (null, 0, false, \"\") are ops like any other, kept and returned as given")
     func falsyPayloads() async throws {

@@ -79,7 +79,7 @@ struct OriginalSuiteTests {
     }
 }
 
-@Suite("Store: enrollment of §2.4 with a real table and a real store")
+@Suite("Store: enrollment of docs/protocol.md#enrollment with a real table and a real store")
 struct EnrollmentTests {
     @Test("the four steps end to end: user, code, confirm through the table, session, store token that works")
     func endToEnd() async throws {

@@ -78,7 +78,7 @@ struct PluginValidationTests {
         #expect(value.status == 200)
         #expect(value.json?["value"] == "not a number")
         #expect((u.store.server.plugins.skippedCounts["counter"] ?? 0) > skippedBefore)
-        // Reported on /metrics (SPEC §4.1: a skipped op is counted).
+        // Reported on /metrics (docs/plugins.md#the-abi-in-one-minute: a skipped op is counted).
         let metrics = try await HTTP.get(u.store.url + "metrics").text
         let skipped = metrics.split(separator: "\n")
             .filter { $0.hasPrefix("teabag_fold_skipped_ops_total") && $0.contains("counter") }

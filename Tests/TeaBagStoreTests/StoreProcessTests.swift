@@ -112,7 +112,7 @@ struct StoreProcessTests {
         #expect(try await HTTP.get(url + "/healthz").isOK)
         #expect(try await HTTP.request(.PUT, url + "/admin/user/1", headers: [HTTP.basic("admin", testStoreKey)]).isOK)
         store.signal(SIGTERM)
-        #expect(try await store.waitForExit(seconds: 5) == 0, "\(store.stderr)")  // nil past 5 s (SPEC §6)
+        #expect(try await store.waitForExit(seconds: 5) == 0, "\(store.stderr)")  // nil past 5 s (docs/cli.md)
     }
 
     @Test("SIGTERM with a client listening (SSE, or a long poll parked for 8 s): still exit 0 within 5 s", arguments: ["sse", "long poll"])
@@ -143,7 +143,7 @@ struct StoreProcessTests {
         defer { sse?.close(); poll?.cancel() }
         try await Task.sleep(for: .milliseconds(200))
         store.signal(SIGTERM)
-        #expect(try await store.waitForExit(seconds: 5) == 0, "\(store.stderr)")  // nil past 5 s (SPEC §6)
+        #expect(try await store.waitForExit(seconds: 5) == 0, "\(store.stderr)")  // nil past 5 s (docs/cli.md)
         if let poll {
             // The parked poll was answered (an empty stream) rather than cut off.
             let answer = await poll.value

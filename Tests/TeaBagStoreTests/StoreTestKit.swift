@@ -12,5 +12,5 @@ extension HTTPAnswer {
     var isAccepted: Bool { status == 200 && json == ["ok": true] }
 }
 
-/// The empty base of a path never written (SPEC §3).
+/// The empty base of a path never written (docs/sync.md#oplog-rules).
 let emptyBase: JSON = ["date": 0, "sha": .string(Op.emptySHA), "value": nil]

@@ -3,7 +3,7 @@ import Testing
 import TeaBagCore
 import TeaBagTestSupport
 
-@Suite("Store: store tokens (§2.3)")
+@Suite("Store: store tokens (docs/protocol.md#store)")
 struct TokenTests {
     @Test("a missing token is 401 UserError:MissingStoreToken on every store-token route")
     func missing() async throws {
@@ -76,7 +76,7 @@ struct TokenTests {
         #expect(try await c.push("note", "/r", payloadOp(1, "r1", 1)).isAccepted)
         #expect(try await HTTP.request(.DELETE, u.table.url + "user/1/session/\(u.session)").isOK)
         #expect(try await HTTP.get(u.table.url + "user/1/table/check/\(u.token)").status == 403)
-        // Cached as a yes by the store: still served (the cache is the point of §2.3).
+        // Cached as a yes by the store: still served (the cache is the point of docs/protocol.md#store).
         #expect(try await c.oplog("note", "/r").status == 200)
 
         let forget = try await HTTP.request(.DELETE, u.store.userURL(1) + "session/\(u.token)")

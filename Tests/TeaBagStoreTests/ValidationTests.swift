@@ -149,7 +149,7 @@ struct ValidationTests {
     }
 }
 
-@Suite("Store: request bodies (§2.1)")
+@Suite("Store: request bodies (docs/protocol.md#common-rules)")
 struct BodyTests {
     @Test("a body over store.body_limit is 413 UserError:BodyTooLarge, with or without Content-Length")
     func tooLarge() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TeaBagCore
 import TeaBagTestSupport
@@ -90,5 +91,45 @@ struct WriterTests {
         #expect(total == 160)
         // Pushing again after the restart: held already.
         #expect(try await r.push("counter", "/g0", payloadOp(100, "w0-0", 1)).isNoop)
+    }
+
+    @Test("under writes that never pause, the WAL is reset by the writer: it stays far below what was written")
+    func walStaysBounded() async throws {
+        let u = try await EnrolledUser.start()
+        defer { Task { await u.stop() } }
+        let c = u.client()
+        let wal = u.store.data + "/store.sqlite-wal"
+        // 4 writers × 16 batches × 12 ops of 64 KiB: 48 MiB into the WAL, back to back.
+        let filler = String(repeating: "w", count: 64 * 1024)
+        let largest = Mutex(0)
+        let sampler = Task {
+            while !Task.isCancelled {
+                let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
+                largest.withLock { $0 = max($0, size) }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<4 {
+                group.addTask {
+                    for b in 0..<16 {
+                        var items: [JSON] = []
+                        for i in 0..<12 {
+                            let op = payloadOp(Int64(1_000 + b * 12 + i), "w\(w)-\(b)-\(i)", JSON.string(filler))
+                            items.append(.object(["type": "blob", "path": .string("/w\(w)"), "op": op]))
+                        }
+                        let answer = try await c.batch(items)
+                        #expect(answer.status == 200)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        sampler.cancel()
+        let peak = largest.withLock { $0 }
+        print("WAL peak: \(peak >> 20) MiB for 48 MiB written")
+        // Reset past 8 MiB, checked every 100 ms: what grows in between, on a busy machine, stays well under 24 MiB.
+        #expect(peak < 24 << 20, "the WAL reached \(peak >> 20) MiB for 48 MiB written")
+        for w in 0..<4 { #expect(try await c.ops("blob", "/w\(w)").count == 1 + 16 * 12) }
     }
 }

@@ -11,7 +11,7 @@ struct AdminCommandTests {
         return (status, process.stdout, process.stderr)
     }
 
-    @Test("SPEC §2.4 end to end with commands only: user, enrollment in one step, sessions")
+    @Test("docs/protocol.md#enrollment end to end with commands only: user, enrollment in one step, sessions")
     func enrollmentWithoutCurl() async throws {
         let data = try temporaryDirectory("admin-cli")
         defer { try? FileManager.default.removeItem(atPath: data) }

@@ -150,4 +150,27 @@ struct MountTableTests {
         }
         #expect(try await t.get("user/1/table?master=secret").json?.objectValue?.count == 20)
     }
+
+    @Test("channel names are bytes: another spelling of a channel is neither found nor created beside it", arguments: TableBackend.allCases)
+    func channelSpelling(backend: TableBackend) async throws {
+        let t = try await TableFixture.start(backend)
+        let a = try await TestStore(.accept)
+        let b = try await TestStore(.accept)
+        defer { Task { await a.stop(); await b.stop(); await t.stop() } }
+        // "\u{E4}" (NFC, %C3%A4) and "a\u{308}" (NFD, a%CC%88): equal as Swift strings, not as bytes.
+        #expect(try await t.enroll(channel: "%C3%A4", store: a).status == 200)
+
+        let clash = try await t.enroll(channel: "a%CC%88", store: b)
+        #expect(clash.status == 409, "\(clash.text)")
+        #expect(clash.errorName == "TableError:ChannelSpelling")
+        #expect(b.received.withLock { $0 }.isEmpty, "the store must not be asked to confirm a refused enrollment")
+
+        let other = try await t.get("user/1/table/a%CC%88?master=secret")
+        #expect(other.status == 404)
+        #expect(other.errorName == "TableError:UnknownChannel")
+        #expect(try await t.get("user/1/table/%C3%A4?master=secret").json?.objectValue?.count == 1)
+        let table = try #require(try await t.get("user/1/table?master=secret").json?.objectValue)
+        #expect(table.count == 1)
+        #expect(table.keys.first.map { Array($0.utf8) } == Array("\u{E4}".utf8))
+    }
 }

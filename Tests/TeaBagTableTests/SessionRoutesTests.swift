@@ -3,7 +3,7 @@ import Testing
 import TeaBagCore
 import TeaBagTestSupport
 
-@Suite("Table: sessions (SPEC §2.2)")
+@Suite("Table: sessions (docs/protocol.md#table)")
 struct SessionRoutesTests {
     @Test("the original session suite: new, all, check, delete", arguments: TableBackend.allCases)
     func originalSuite(backend: TableBackend) async throws {

@@ -15,7 +15,7 @@ struct TableCommandTests {
         #expect(try await HTTP.get(url + "/healthz").isOK)
         #expect(try await HTTP.request(.PUT, url + "/admin/user/1/master/m", headers: [HTTP.basic("admin", testTableKey)]).isOK)
         table.signal(SIGTERM)
-        #expect(try await table.waitForExit(seconds: 5) == 0)  // nil past 5 s (SPEC §6)
+        #expect(try await table.waitForExit(seconds: 5) == 0)  // nil past 5 s (docs/cli.md)
     }
 
     @Test("with no key configured it generates one, keeps it 0600 in the data directory, and says where")

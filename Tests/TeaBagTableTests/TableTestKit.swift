@@ -73,7 +73,7 @@ struct TableFixture {
         return token
     }
 
-    /// Enrolls a store served by `store` under `channel`, as §2.4 step 3 does.
+    /// Enrolls a store served by `store` under `channel`, as docs/protocol.md#enrollment step 3 does.
     func enroll(channel: String, store: TestStore, user: Int = 1) async throws -> HTTPAnswer {
         try await HTTP.request(.POST, url + "user/\(user)/table/\(channel)/store?master=secret",
                                json: ["store_url": .string(store.userURL(user)), "code": "the-code"])

@@ -1,9 +1,10 @@
-/// A user enrolled the way SPEC §2.4 does it, against a real table and real
-/// stores, and a small client of a store's user routes (§2.3).
+/// A user enrolled the way docs/protocol.md#enrollment does it, against a real table and real
+/// stores, and a small client of a store's user routes (docs/protocol.md#store).
 import Foundation
 import Logging
 import NIOCore
 import Synchronization
+import TeaBag
 import TeaBagCore
 import TeaBagStore
 import TeaBagTable
@@ -13,23 +14,20 @@ public struct TestFailure: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The steps of §2.4, over HTTP, on whatever table and store URLs are given
-/// (in-process servers or `teabag` processes alike).
+/// The steps of docs/protocol.md#enrollment, through the library's `TableAdminAPI` and
+/// `StoreAdminAPI`, on whatever table and store URLs are given (in-process
+/// servers or `teabag` processes alike).
 public enum Enrollment {
     /// Step 1: `PUT /admin/user/:user/master/:master` on the table.
     public static func createUser(tableURL: String, tableKey: String = testTableKey, user: Int = 1, master: String = "secret") async throws {
-        let answer = try await HTTP.request(.PUT, tableURL + "admin/user/\(user)/master/\(master)", headers: [HTTP.basic("admin", tableKey)])
-        guard answer.isOK else { throw TestFailure("table: could not create user \(user): \(answer.status) \(answer.text)") }
+        try await TableAdminAPI(tableURL: tableURL).createUser(Int64(user), master: master, adminKey: tableKey)
     }
 
     /// Step 2: `PUT /admin/user/:user` then `GET /admin/user/:user/code` on the store; the code.
     public static func code(storeURL: String, storeKey: String = testStoreKey, user: Int = 1) async throws -> String {
-        let admin = [HTTP.basic("admin", storeKey)]
-        let created = try await HTTP.request(.PUT, storeURL + "admin/user/\(user)", headers: admin)
-        guard created.isOK else { throw TestFailure("store: could not create user \(user): \(created.status) \(created.text)") }
-        let answer = try await HTTP.get(storeURL + "admin/user/\(user)/code", headers: admin)
-        guard let code = answer.json?["code"]?.stringValue else { throw TestFailure("store: no code: \(answer.status) \(answer.text)") }
-        return code
+        let store = StoreAdminAPI(storeURL: storeURL)
+        try await store.createUser(Int64(user), adminKey: storeKey)
+        return try await store.enrollmentCode(Int64(user), adminKey: storeKey)
     }
 
     /// Step 3: `POST /user/:user/table/:channel/store?master=` on the table; the table's answer.
@@ -42,36 +40,32 @@ public enum Enrollment {
     /// Steps 2 and 3 for one store; throws unless the table recorded it.
     public static func enroll(tableURL: String, storeURL: String, storeKey: String = testStoreKey, channel: String = "main",
                               user: Int = 1, master: String = "secret") async throws {
-        let code = try await code(storeURL: storeURL, storeKey: storeKey, user: user)
-        let answer = try await post(tableURL: tableURL, storeUserURL: storeURL + "user/\(user)/", code: code,
-                                    channel: channel, user: user, master: master)
-        guard answer.status == 200 else { throw TestFailure("table: enrollment refused: \(answer.status) \(answer.text)") }
+        try await TableAdminAPI(tableURL: tableURL).enroll(StoreAdminAPI(storeURL: storeURL), storeKey: storeKey, user: Int64(user),
+                                                           master: master, channel: channel)
     }
 
-    /// Step 4: a session, then the store token of each store URL from `GET /user/:user/table?session_token=`.
+    /// Step 4: a session, then the store token of each store URL from the mount table.
     public static func session(tableURL: String, user: Int = 1, master: String = "secret",
                                timeout: Int = 3_600_000) async throws -> String {
-        let answer = try await HTTP.get(tableURL + "user/\(user)/session/new?master=\(HTTP.q(master))&timeout=\(timeout)&description=tests")
-        guard let token = answer.json?["session_token"]?.stringValue else { throw TestFailure("table: no session: \(answer.text)") }
-        return token
+        try await TableAPI(timeout: .seconds(30)).newSession(tableURL: tableURL, user: Int64(user), master: master, timeoutMs: Int64(timeout), description: "tests")
     }
 
     public static func storeToken(tableURL: String, session: String, storeUserURL: String, channel: String = "main",
                                   user: Int = 1) async throws -> String {
-        let answer = try await HTTP.get(tableURL + "user/\(user)/table?session_token=\(session)")
+        let table = try await TableAPI(timeout: .seconds(30)).mountTable(tableURL: tableURL, user: Int64(user), sessionToken: session)
         let id = storeID(storeUserURL)
-        guard let token = answer.json?[channel]?[id]?["store_token"]?.stringValue else {
-            throw TestFailure("table: no store token for \(storeUserURL) in \(answer.text)")
+        guard let token = table[channel]?.first(where: { $0.storeID == id || $0.userURL == storeUserURL })?.token else {
+            throw TestFailure("table: no store token for \(storeUserURL) in channel \(channel): \(table)")
         }
         return token
     }
 
-    /// `store_id`: the hex SHA-256 of the store URL (§2.2).
+    /// `store_id`: the hex SHA-256 of the store URL (docs/protocol.md#table).
     public static func storeID(_ storeUserURL: String) -> String { Digest.sha256Hex(Array(storeUserURL.utf8)) }
 }
 
 /// A real table and `count` real stores, user 1 (master `secret`) enrolled on
-/// every store under channel `main` through the steps of §2.4, a session,
+/// every store under channel `main` through the steps of docs/protocol.md#enrollment, a session,
 /// and each store's token.
 public struct EnrolledUser: Sendable {
     public let table: RunningTable
@@ -123,7 +117,7 @@ public struct EnrolledUser: Sendable {
     }
 }
 
-/// The store-token routes of one user on one store (§2.3), token in the
+/// The store-token routes of one user on one store (docs/protocol.md#store), token in the
 /// original `?store_token=` query parameter unless `bearer` is set.
 public struct StoreClient: Sendable {
     public let userURL: String

@@ -1,4 +1,4 @@
-/// The local clock's offset to the stores (SPEC §3: the median of what
+/// The local clock's offset to the stores (docs/sync.md#oplog-rules: the median of what
 /// their `Date` headers say). `Date` has one-second resolution, so an
 /// offset within ±2 s is noise and is not applied.
 ///

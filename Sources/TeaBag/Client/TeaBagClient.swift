@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Logging
 import TeaBagCore
 
-/// The client runtime (SPEC §3): reads the mount table, keeps the channels
+/// The client runtime (docs/sync.md#oplog-rules): reads the mount table, keeps the channels
 /// it uses in memory, answers reads locally, accepts writes at once and
 /// carries them to every store of the channel, streams from every store,
 /// merges, and prunes once all stores agree.
@@ -184,7 +184,7 @@ public actor TeaBagClient {
         return stream
     }
 
-    /// Writes refused for good by a store (SPEC §3): never retried.
+    /// Writes refused for good by a store (docs/sync.md#oplog-rules): never retried.
     public func failedWrites() -> AsyncStream<WriteFailure> {
         let (stream, continuation) = AsyncStream<WriteFailure>.makeStream(bufferingPolicy: .bufferingNewest(1_000))
         let id = nextSubscriberID
@@ -246,7 +246,7 @@ public actor TeaBagClient {
     func runtime(_ channel: String) throws -> ChannelRuntime {
         guard let runtime = channelRuntimes[channel] else {
             if !tableRead && channelRuntimes.isEmpty {
-                throw TeaBagError("TableError:Unreachable", "the table has not answered yet, so no channel is known (not even from an earlier run); check agent.table_url and that the table is running, then retry")
+                throw TeaBagError(.tableUnreachable, "the table has not answered yet, so no channel is known (not even from an earlier run); check agent.table_url and that the table is running, then retry")
             }
             throw TeaBagError.unknownChannel(channel, known: Array(channelRuntimes.keys))
         }

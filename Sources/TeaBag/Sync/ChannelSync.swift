@@ -1,6 +1,6 @@
 import TeaBagCore
 
-/// The sync engine of one channel (SPEC §3): the local oplogs, a mirror of
+/// The sync engine of one channel (docs/sync.md#oplog-rules): the local oplogs, a mirror of
 /// each store's, the outboxes of own ops, and the decisions of sync and
 /// prune. It does no I/O and reads no clock: the caller passes `now`,
 /// performs the `SyncRequest`s it hands out and reports their outcomes, so
@@ -123,7 +123,7 @@ public final class ChannelSync {
 
     /// A write the storage could not keep.
     public static func storageFailure(_ error: any Error) -> TeaBagError {
-        TeaBagError("ClientError:Storage", "could not keep the write on disk (\(error)); nothing was written — check the data directory's space and permissions")
+        TeaBagError(.clientStorage, "could not keep the write on disk (\(error)); nothing was written — check the data directory's space and permissions")
     }
 
     /// The first half of a write made durable elsewhere (the client's
@@ -132,7 +132,7 @@ public final class ChannelSync {
     public func prepareWrite(_ key: PathKey, payload: JSON, now: Int64) throws(TeaBagError) -> PreparedWrite {
         guard let reducer = reducers(key.type) else { throw .typeNotRegistered(key.type) }
         do { try reducer.validate(payload: payload) } catch {
-            throw TeaBagError("StoreError:InvalidOp", "the \(key.type) reducer refuses this payload: \(error.message)", status: 400)
+            throw TeaBagError(.storeInvalidOp, "the \(key.type) reducer refuses this payload: \(error.message)", status: 400)
         }
         let seq = node.claimSeq(now: now)
         // Taken now: a write whose commit fails leaves a gap, never a reuse.
@@ -584,7 +584,7 @@ public final class ChannelSync {
         try? storage.saveOplogs(channel: channel, keys.sorted().compactMap { key in paths[key].map { (key: key, ops: $0.local.wire) } })
     }
 
-    /// SPEC §3: a covering value-op once every store holds exactly the local
+    /// docs/sync.md#oplog-rules: a covering value-op once every store holds exactly the local
     /// set and there are enough payload ops. It replaces the local base at
     /// once; sync then carries it to every store like any op they lack.
     private func prune(now: Int64) {

@@ -1,7 +1,7 @@
 import Synchronization
 import TeaBagCore
 
-/// This instance's identity as a writer (SPEC §3): a random `node` id and
+/// This instance's identity as a writer (docs/sync.md#oplog-rules): a random `node` id and
 /// the next `seq`, both stable across restarts.
 public struct NodeRecord: Sendable, Equatable {
     public let id: String

@@ -1,6 +1,6 @@
 import TeaBagCore
 
-/// One oplog of a channel: `(type, path)`, path normalized (SPEC §2.3).
+/// One oplog of a channel: `(type, path)`, path normalized (docs/protocol.md#store).
 public struct PathKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let type: String
     public let path: String
@@ -9,10 +9,10 @@ public struct PathKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// `UserError:InvalidPath` before anything is sent.
     public init(type: String, path: String) throws(TeaBagError) {
         guard OplogKey.isValidType(type) else {
-            throw TeaBagError("UserError:InvalidType", "type \"\(type)\" must be 1–64 characters of A-Z a-z 0-9 _ -", status: 400)
+            throw TeaBagError(.userInvalidType, "type \"\(type)\" must be 1–64 characters of A-Z a-z 0-9 _ -", status: 400)
         }
         guard let normalized = OplogKey.normalizePath(path) else {
-            throw TeaBagError("UserError:InvalidPath", "path \"\(path)\" must be non-empty and must not leave the root with ..", status: 400)
+            throw TeaBagError(.userInvalidPath, "path \"\(path)\" must be non-empty and must not leave the root with ..", status: 400)
         }
         self.type = type
         self.path = normalized
@@ -38,7 +38,7 @@ public struct PathKey: Hashable, Sendable, Comparable, CustomStringConvertible {
 
 /// A store of a channel as the mount table gives it.
 public struct StoreEndpoint: Hashable, Sendable {
-    /// Hex SHA-256 of `userURL` (SPEC §2.2).
+    /// Hex SHA-256 of `userURL` (docs/protocol.md#table).
     public let storeID: String
     /// The store's base for this user, ending in `/user/:id/`.
     public let userURL: String

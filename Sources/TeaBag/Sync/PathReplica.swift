@@ -1,6 +1,6 @@
 import TeaBagCore
 
-/// A value as the client shows it (SPEC §7): the folded value, the date and
+/// A value as the client shows it (docs/protocol.md#agent-local-api): the folded value, the date and
 /// sha of the newest op in fold order (the base when there are none), and
 /// how many payload ops the oplog holds.
 public struct PathValue: Sendable, Equatable {

@@ -36,7 +36,7 @@ struct StoreLink {
 
 /// The engine's knobs; the defaults are the documented ones.
 public struct SyncPolicy: Sendable {
-    /// SPEC §3 `prune.min_ops`.
+    /// docs/sync.md#oplog-rules `prune.min_ops`.
     public var pruneMinOps = 32
     /// Ops in one batch request.
     public var batchLimit = 256

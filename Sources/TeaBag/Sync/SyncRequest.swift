@@ -34,7 +34,7 @@ public enum SyncEvent: Sendable, Equatable {
     /// A path's value changed (locally or from a store).
     case valueChanged(PathKey, PathValue)
     /// An own op was refused for good by a store: it is gone from the local
-    /// oplog and from every outbox (SPEC §3).
+    /// oplog and from every outbox (docs/sync.md#oplog-rules).
     case writeFailed(PathKey, Op, TeaBagError)
     /// Another node's op that one store refuses and others hold: that path
     /// is never pruned (the stores run different reducer versions).

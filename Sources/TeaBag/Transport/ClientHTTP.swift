@@ -1,5 +1,5 @@
 /// The library's HTTP: its own client, and the one place where an HTTP
-/// answer becomes either JSON or a `TeaBagError` (SPEC §2.1).
+/// answer becomes either JSON or a `TeaBagError` (docs/protocol.md#common-rules).
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -79,7 +79,7 @@ extension ClientHTTP {
             throw answerError(status: status, headers: headers, json: json, body: body, what: what)
         }
         guard let json else {
-            throw TeaBagError("ProtocolError:BadAnswer", "\(what) answered \(status) with a body that is not JSON: \(excerpt(body))", status: status)
+            throw TeaBagError(.protocolBadAnswer, "\(what) answered \(status) with a body that is not JSON: \(excerpt(body))", status: status)
         }
         return HTTPReply(status: status, headers: headers, json: json)
     }
@@ -96,7 +96,7 @@ extension ClientHTTP {
             let message = error["message"]?.stringValue ?? ""
             return TeaBagError(name, message, status: status, retryAfterMs: retryAfter)
         }
-        return TeaBagError("ServerError:UnexpectedStatus",
+        return TeaBagError(.serverUnexpectedStatus,
                            "\(what) answered \(status) without a protocol error: \(excerpt(body))",
                            status: status, retryAfterMs: retryAfter)
     }
@@ -105,10 +105,10 @@ extension ClientHTTP {
     static func transportError(_ what: String, _ error: any Error) -> TeaBagError {
         if let error = error as? TeaBagError { return error }
         if error is NIOTooManyBytesError {
-            return TeaBagError("ProtocolError:BadAnswer", "\(what): the answer is larger than \(maxBodyBytes >> 20) MiB")
+            return TeaBagError(.protocolBadAnswer, "\(what): the answer is larger than \(maxBodyBytes >> 20) MiB")
         }
         if Task.isCancelled || error is CancellationError {
-            return TeaBagError("ClientError:Cancelled", "\(what): the request was cancelled")
+            return TeaBagError(.clientCancelled, "\(what): the request was cancelled")
         }
         return .network(what, error)
     }

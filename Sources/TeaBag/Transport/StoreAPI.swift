@@ -1,4 +1,4 @@
-/// The store routes a client uses (SPEC §2.3), with the store token as
+/// The store routes a client uses (docs/protocol.md#store), with the store token as
 /// `Authorization: Bearer` so that it never lands in a URL (and a log).
 import AsyncHTTPClient
 import NIOCore
@@ -28,7 +28,7 @@ public struct StoreAPI: Sendable {
                 throw Self.badAnswer(what, "valid ops (\(error.message))", item)
             }
         }
-        // The sync engine relies on ops[0] being the base (SPEC §3).
+        // The sync engine relies on ops[0] being the base (docs/sync.md#oplog-rules).
         guard let base = ops.first, base.isValueOp else { throw Self.badAnswer(what, "an oplog whose first op is its base value-op", reply.json) }
         return (ops, reply.serverDate)
     }
@@ -44,7 +44,7 @@ public struct StoreAPI: Sendable {
         let reply = try await ClientHTTP.send(request, http: http, timeout: timeout, what: what)
         guard let results = reply.json["results"]?.arrayValue else { throw Self.badAnswer(what, "{\"results\": [...]}", reply.json) }
         guard results.count == items.count else {
-            throw TeaBagError("ProtocolError:BadAnswer", "\(what) answered \(results.count) results for \(items.count) ops", status: reply.status)
+            throw TeaBagError(.protocolBadAnswer, "\(what) answered \(results.count) results for \(items.count) ops", status: reply.status)
         }
         var answers: [StoreAnswer] = []
         answers.reserveCapacity(results.count)
@@ -54,7 +54,7 @@ public struct StoreAPI: Sendable {
             } else if let error = result["error"], let name = error["name"]?.stringValue {
                 let message = error["message"]?.stringValue ?? ""
                 // The batch carries no per-op status; these are the ones the single push would have had.
-                answers.append(name == "StoreError:FutureDate"
+                answers.append(name == ProtocolError.storeFutureDate.name
                     ? .retryLater(TeaBagError(name, message, status: 503))
                     : .refused(TeaBagError(name, message, status: 400)))
             } else {
@@ -94,6 +94,6 @@ public struct StoreAPI: Sendable {
     }
 
     static func badAnswer(_ what: String, _ expected: String, _ got: JSON) -> TeaBagError {
-        TeaBagError("ProtocolError:BadAnswer", "\(what): expected \(expected), got \(ClientHTTP.excerpt(got.canonicalBytes)); is this a TeaBag store?", status: 200)
+        TeaBagError(.protocolBadAnswer, "\(what): expected \(expected), got \(ClientHTTP.excerpt(got.canonicalBytes)); is this a TeaBag store?", status: 200)
     }
 }

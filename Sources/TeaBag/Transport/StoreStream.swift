@@ -1,4 +1,4 @@
-/// The ops a store accepts, as they happen (SPEC §2.3 streams): SSE with
+/// The ops a store accepts, as they happen (docs/protocol.md#store streams): SSE with
 /// `Last-Event-ID` resume, or the original long poll when that is all the
 /// store speaks; reconnecting by itself until the consumer stops listening.
 import AsyncHTTPClient
@@ -186,11 +186,11 @@ final class StreamReader: Sendable {
                 for event in try parser.feed(buffer.readableBytesView) { await handle(event) }
             }
         } catch let error as SSEParser.LineTooLong {
-            return TeaBagError("ProtocolError:BadAnswer", "\(what): \(error)")
+            return TeaBagError(.protocolBadAnswer, "\(what): \(error)")
         } catch {
             return ClientHTTP.transportError(what, error)
         }
-        return TeaBagError("NetworkError:StreamEnded", "\(what): the store ended the stream (restarting or shutting down?); reconnecting")
+        return TeaBagError(.networkStreamEnded, "\(what): the store ended the stream (restarting or shutting down?); reconnecting")
     }
 
     /// The original long poll: `GET oplog/stream?reg_id=` again and again.
@@ -277,7 +277,7 @@ final class IdleWatch: Sendable {
         while !Task.isCancelled {
             let remaining = last.withLock { $0 } + limit - .now
             if remaining <= .zero {
-                return TeaBagError("NetworkError:Timeout", "\(what): nothing received for \(limit) (the store sends a keep-alive every 15 s); reconnecting")
+                return TeaBagError(.networkTimeout, "\(what): nothing received for \(limit) (the store sends a keep-alive every 15 s); reconnecting")
             }
             try? await Task.sleep(for: remaining)
         }

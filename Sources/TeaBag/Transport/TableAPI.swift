@@ -1,4 +1,4 @@
-/// The table routes a device uses (SPEC §2.2, §2.4 step 4). Credentials go in
+/// The table routes a device uses (docs/protocol.md#table, docs/protocol.md#enrollment step 4). Credentials go in
 /// headers (HTTP Basic for the master, Bearer for the session), never in a URL.
 import AsyncHTTPClient
 import NIOCore

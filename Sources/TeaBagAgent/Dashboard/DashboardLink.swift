@@ -11,10 +11,10 @@ struct DashboardLink {
     func register(on router: Router<ServerContext>) {
         router.get("/v1/dashboard") { _, _ in
             guard let dashboard else {
-                throw APIError.notFound("AgentError:NoDashboard", "this agent runs no dashboard (agent.dashboard_port is -1)")
+                throw APIError(.agentNoDashboard, "this agent runs no dashboard (agent.dashboard_port is -1)")
             }
             guard let url = dashboard.url, let port = dashboard.address.current?.port else {
-                throw APIError(.serviceUnavailable, "AgentError:NoDashboard", "the dashboard is not listening yet; try again in a moment")
+                throw APIError(.agentDashboardStarting, "the dashboard is not listening yet; try again in a moment")
             }
             return Response.json(["url": .string(url), "port": .number(Double(port))])
         }

@@ -29,7 +29,7 @@ public struct DashboardServer: Sendable {
         let router = Router(context: ServerContext.self)
         router.add(middleware: DashboardTokenCheck<ServerContext>(token: token))
         router.get("/") { _, _ in DashboardResponses.page(DashboardPage.html) }
-        router.get("/events") { _, _ in events(sampler) }
+        router.get("/events") { _, context in events(sampler, channel: context.channel) }
         let address = BoundAddress()
         let application = Application(router: router, server: HTTPServerBuilder.teabag(idleTimeout: idleTimeout),
                                       configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "teabag-agent-dashboard"),
@@ -39,8 +39,8 @@ public struct DashboardServer: Sendable {
     }
 
     /// One `state` event per changed snapshot, the current one first.
-    private static func events(_ sampler: DashboardSampler) -> Response {
-        EventStreamResponse.make(opening: "retry: 1000\n\n", source: {
+    private static func events(_ sampler: DashboardSampler, channel: any Channel) -> Response {
+        EventStreamResponse.make(opening: "retry: 1000\n\n", channel: channel, source: {
             let snapshots = await sampler.subscribe()
             await sampler.sample()
             return snapshots

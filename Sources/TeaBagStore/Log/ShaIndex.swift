@@ -1,5 +1,5 @@
 /// The shas of one path's held ops, in memory, so that "is this op already
-/// held?" (SPEC §3 rule 1) costs a hash probe instead of a database read.
+/// held?" (docs/sync.md#oplog-rules rule 1) costs a hash probe instead of a database read.
 ///
 /// Each sha is kept as a 128-bit fingerprint of its UTF-8 bytes (SipHash
 /// under this process's random seed, and FNV-1a): 16 bytes a slot, at most

@@ -53,6 +53,16 @@ final class SQLiteConnection {
         }
     }
 
+    /// Copies the WAL into the database and lets the next commit start it
+    /// again from its beginning (`SQLITE_CHECKPOINT_RESTART`), waiting at
+    /// most `patienceMs` for readers of older snapshots; false when they
+    /// held out (the WAL is then left as it is).
+    func restartWAL(patienceMs: Int32) -> Bool {
+        sqlite3_busy_timeout(handle, patienceMs)
+        defer { sqlite3_busy_timeout(handle, 10_000) }
+        return sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_RESTART, nil, nil) == SQLITE_OK
+    }
+
     /// A prepared statement, kept for reuse: parsing SQL costs more than running it.
     func statement(_ sql: String) throws -> SQLiteStatement {
         if let cached = statements[sql] {

@@ -1,4 +1,4 @@
-/// The original long poll (SPEC §2.3): `GET …/oplog/stream[?reg_id=]`
+/// The original long poll (docs/protocol.md#store): `GET …/oplog/stream[?reg_id=]`
 /// answers at once when ops wait for the registration, else after the
 /// delay; registrations idle for two minutes are dropped.
 import Foundation
@@ -16,7 +16,7 @@ struct PollRegistration {
     static let idle: Duration = .seconds(120)
 
     /// Appends a user's accepted ops to each of its registrations.
-    static func append(_ ops: [AcceptedOp], to registrations: inout [String: PollRegistration],
+    static func append(_ ops: [AcceptedOp], to registrations: inout [ByteKey: PollRegistration],
                        waking waiters: inout [AsyncStream<Void>.Continuation]) {
         let entries = ops.map { op -> JSON in ["type": .string(op.type), "path": .string(op.path), "op": op.op.json] }
         for id in Array(registrations.keys) {
@@ -50,17 +50,18 @@ extension StreamHub {
     func poll(user: Int64, regID: String?, delay: Duration) async -> PollAnswer {
         let now = ContinuousClock.now
         let (id, known, waiting) = withUsers { users -> (String, Bool, [JSON]) in
-            if let regID, users[user]?.registrations[regID] != nil {
-                let backlog = users[user]!.registrations[regID]!.backlog
-                users[user]!.registrations[regID]!.backlog = []
-                users[user]!.registrations[regID]!.lastSeen = now
+            if let regID, var registration = users[user]?.registrations[ByteKey(regID)] {
+                let backlog = registration.backlog
+                registration.backlog = []
+                registration.lastSeen = now
                 // A second poll on one registration releases the first.
-                users[user]!.registrations[regID]!.waiter?.finish()
-                users[user]!.registrations[regID]!.waiter = nil
+                registration.waiter?.finish()
+                registration.waiter = nil
+                users[user]!.registrations[ByteKey(regID)] = registration
                 return (regID, true, backlog)
             }
             let id = Self.newRegistrationID()
-            users[user, default: UserStreams()].registrations[id] = PollRegistration(lastSeen: now)
+            users[user, default: UserStreams()].registrations[ByteKey(id)] = PollRegistration(lastSeen: now)
             return (id, false, [])
         }
         if regID != nil && !known { return PollAnswer(regID: id, stream: [], resync: true) }
@@ -69,10 +70,10 @@ extension StreamHub {
         let (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let pollID = UUID()
         let parked = withUsers { users -> Bool in
-            guard var registration = users[user]?.registrations[id], registration.backlog.isEmpty else { return false }
+            guard var registration = users[user]?.registrations[ByteKey(id)], registration.backlog.isEmpty else { return false }
             registration.waiter = waker
             registration.waiterID = pollID
-            users[user]?.registrations[id] = registration
+            users[user]?.registrations[ByteKey(id)] = registration
             return true
         }
         if parked {
@@ -88,19 +89,19 @@ extension StreamHub {
             }
             withUsers { users in
                 // Only this poll's own waiter: a newer poll may have parked its own.
-                if users[user]?.registrations[id]?.waiterID == pollID {
-                    users[user]?.registrations[id]?.waiter = nil
-                    users[user]?.registrations[id]?.waiterID = nil
+                if users[user]?.registrations[ByteKey(id)]?.waiterID == pollID {
+                    users[user]?.registrations[ByteKey(id)]?.waiter = nil
+                    users[user]?.registrations[ByteKey(id)]?.waiterID = nil
                 }
             }
             waker.finish()
         }
         let backlog = withUsers { users -> [JSON] in
-            guard var registration = users[user]?.registrations[id] else { return [] }
+            guard var registration = users[user]?.registrations[ByteKey(id)] else { return [] }
             let backlog = registration.backlog
             registration.backlog = []
             registration.lastSeen = ContinuousClock.now
-            users[user]?.registrations[id] = registration
+            users[user]?.registrations[ByteKey(id)] = registration
             return backlog
         }
         return PollAnswer(regID: id, stream: backlog, resync: false)

@@ -1,4 +1,4 @@
-/// Fan-out of accepted ops to a user's listeners (SPEC §2.3): Server-Sent
+/// Fan-out of accepted ops to a user's listeners (docs/protocol.md#store): Server-Sent
 /// Events with resume by stream id, and the original long poll.
 ///
 /// The writer calls `publish` after each commit. Each op is encoded once —
@@ -23,7 +23,8 @@ final class StreamHub: Sendable {
 
     struct UserStreams {
         var listeners: [UInt64: StreamListener] = [:]
-        var registrations: [String: PollRegistration] = [:]
+        /// Keyed by the id's bytes: a reg_id spelled otherwise is another registration.
+        var registrations: [ByteKey: PollRegistration] = [:]
         var isEmpty: Bool { listeners.isEmpty && registrations.isEmpty }
     }
 

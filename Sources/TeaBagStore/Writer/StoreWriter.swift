@@ -85,7 +85,7 @@ final class StoreWriter: @unchecked Sendable {
         }
     }
 
-    static let stopped = APIError.unavailable("StoreError:ShuttingDown", "the store is shutting down; retry on another store or later")
+    static let stopped = APIError(.storeShuttingDown, "the store is shutting down; retry on another store or later")
 
     // MARK: the thread
 
@@ -103,6 +103,7 @@ final class StoreWriter: @unchecked Sendable {
             condition.unlock()
 
             apply(group)
+            store.restartWALIfLarge()
         }
         finished.signal()
     }

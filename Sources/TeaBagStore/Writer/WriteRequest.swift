@@ -6,10 +6,10 @@ import TeaBagServerKit
 /// One op of a request, as admitted before the writer.
 struct WriteEntry: Sendable {
     enum Item: Sendable {
-        /// Passed every op-local check: merge it (SPEC §3).
+        /// Passed every op-local check: merge it (docs/sync.md#oplog-rules).
         case merge(Op)
         /// Refused by an op-local check. The writer answers noop instead
-        /// when the path already holds this sha (SPEC §2.3 puts "already
+        /// when the path already holds this sha (docs/protocol.md#store puts "already
         /// held" first), seeing the ops before it in the same request.
         case refused(sha: String?, APIError)
     }

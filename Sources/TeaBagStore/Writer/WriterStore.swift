@@ -1,6 +1,6 @@
 /// The store's oplogs as the writer thread sees them: its own SQLite
 /// connection with prepared statements, the cached state of recently
-/// written paths, and the merge of SPEC §3 inside one transaction.
+/// written paths, and the merge of docs/sync.md#oplog-rules inside one transaction.
 ///
 /// Confined to the writer thread; nothing here is shared.
 import Foundation
@@ -22,8 +22,12 @@ final class WriterStore {
     /// path costs about 200 bytes plus 25 per held op).
     static let maxCachedPaths = 100_000
 
+    private let walPath: String
+    private var nextWALCheck = ContinuousClock.now
+
     init(path: String, durability: Durability, plugins: PluginHost, gate: FoldGate, logger: Logger, nowMs: Int64) throws {
         db = try SQLiteConnection(path: path)
+        walPath = path + "-wal"
         // The writer's working set is the log's last pages, the `log_path`
         // index pages of the paths being written, and their `paths` rows:
         // 16 MiB of page cache holds it for tens of thousands of active
@@ -86,6 +90,25 @@ final class WriterStore {
             forgetUncommitted()
             throw error
         }
+    }
+
+    /// Between two groups, at most every 100 ms: a WAL past
+    /// `WALCheckpoint.restartBytes` is reset here, by the writer itself.
+    /// The PASSIVE checkpoints of `WALCheckpoint` copy most of it back off
+    /// this thread, but a WAL can only start again from its beginning when
+    /// no commit is under way — and under continuous writes the writer is
+    /// never idle, so a RESTART from another connection never found that
+    /// moment and the WAL grew without end (1 KB of disk per op held after
+    /// a million pushes). Here the moment is certain; what this costs the
+    /// writer is the frames not yet copied and readers finishing (20 ms at
+    /// most, else it tries again later).
+    func restartWALIfLarge() {
+        let now = ContinuousClock.now
+        guard now >= nextWALCheck else { return }
+        nextWALCheck = now + .milliseconds(100)
+        var status = stat()
+        guard stat(walPath, &status) == 0, Int(status.st_size) > WALCheckpoint.restartBytes else { return }
+        _ = db.restartWAL(patienceMs: 20)
     }
 
     /// After a failed transaction the cache may hold what it did not keep.

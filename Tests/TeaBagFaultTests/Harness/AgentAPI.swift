@@ -1,4 +1,4 @@
-/// The agent's local API (SPEC §7) over its Unix socket, as a program on the
+/// The agent's local API (docs/protocol.md#agent-local-api) over its Unix socket, as a program on the
 /// user's machine calls it: AsyncHTTPClient with an `http+unix://` URL.
 import Foundation
 import NIOCore

@@ -1,6 +1,6 @@
 /// The history checker: once the faults are healed and the workload has
 /// stopped, reads every path the history touched on every agent and every
-/// store until they agree (or a deadline passes), and counts what SPEC §3
+/// store until they agree (or a deadline passes), and counts what docs/sync.md#oplog-rules
 /// promises never happens: an acknowledged op missing somewhere (lost), an
 /// op folded twice (doubled), nodes that disagree (diverged).
 import Foundation

@@ -1,6 +1,6 @@
 /// A table, three stores and three agents as real `teabag` processes, each
 /// with its own data directory under one temporary directory, user 1
-/// enrolled in channel `main` on every store through SPEC §2.4's steps:
+/// enrolled in channel `main` on every store through docs/protocol.md#enrollment's steps:
 /// what a fault scenario breaks and heals.
 import Foundation
 import Synchronization

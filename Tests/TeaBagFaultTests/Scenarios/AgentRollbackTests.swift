@@ -22,8 +22,9 @@ extension FaultScenarios {
                 // The backup: a copy taken while the agent is stopped cleanly.
                 await cluster.agents[0].stop()
                 let backup = try AgentFiles.copy(cluster.agents[0].data)
+                let before = AgentFiles.acknowledged(history, agent: 0)
                 try await cluster.agents[0].start()
-                try await pause(2_000)
+                try await AgentFiles.writesPast(history, agent: 0, before)
                 return try await AgentFiles.rollBack(cluster, history, workload, to: backup, run: run,
                                                      note: "agent 0 restored from a backup taken 2 s before")
             }
@@ -43,9 +44,10 @@ extension FaultScenarios {
                 guard let pid = agent.pid else { throw TestFailure("agent 0 is not running") }
                 kill(pid, SIGSTOP)
                 let copy = Result(catching: { try AgentFiles.copy(agent.data) })
+                let before = AgentFiles.acknowledged(history, agent: 0)
                 kill(pid, SIGCONT)
                 let snapshot = try copy.get()
-                try await pause(2_000)
+                try await AgentFiles.writesPast(history, agent: 0, before)
                 return try await AgentFiles.rollBack(cluster, history, workload, to: snapshot, run: run,
                                                      note: "agent 0's last 2 s of commits rolled back")
             }
@@ -64,6 +66,19 @@ enum AgentFiles {
         }
         guard files[""] != nil else { throw TestFailure("no agent.sqlite in \(data)") }
         return files
+    }
+
+    static func acknowledged(_ history: History, agent: Int) -> Int {
+        history.all.filter { $0.agent == agent && $0.outcome == .acknowledged }.count
+    }
+
+    /// 2 s, and at least 10 writes acknowledged by `agent` after the copy:
+    /// on a busy machine a restarted agent may take that long to write
+    /// again, and a copy with nothing after it would test nothing.
+    static func writesPast(_ history: History, agent: Int, _ before: Int) async throws {
+        try await pause(2_000)
+        let wrote = try await eventually(30) { acknowledged(history, agent: agent) >= before + 10 }
+        #expect(wrote, "agent \(agent) acknowledged writes after the copy")
     }
 
     /// Drains agent 0 (every acknowledged write at a store), kills it, puts

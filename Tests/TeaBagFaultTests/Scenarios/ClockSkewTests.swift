@@ -1,6 +1,6 @@
 /// Client clocks an hour off: agent 0's clock runs an hour ahead and agent
 /// 1's an hour behind (the test-only `--clock-offset-ms`). Each must date
-/// its ops near true time, by its offset to the stores (SPEC §3), so that no
+/// its ops near true time, by its offset to the stores (docs/sync.md#oplog-rules), so that no
 /// store refuses them as from the future and no op sorts an hour away.
 import Foundation
 import Testing

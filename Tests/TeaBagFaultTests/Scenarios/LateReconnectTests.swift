@@ -48,6 +48,9 @@ extension FaultScenarios {
                 let watcher = try await cluster.storeClient(2).events()
                 let before = try await cluster.storeClient(2).value("log", "/log/0").json?["value"]?.arrayValue?.count ?? 0
                 try await pause(2_000)
+                // On a busy machine the agents may take longer to come back to
+                // store 2: the scenario needs ops the restore will lose.
+                _ = try await eventually(30) { watcher.received.contains { $0.id != nil } }
                 let lost = (try await cluster.storeClient(2).value("log", "/log/0").json?["value"]?.arrayValue?.count ?? 0) - before
 
                 // Every agent goes away (SIGSTOP: its connections stay open,
