@@ -149,6 +149,9 @@ public final class SQLiteClientStorage: ClientStorage {
             try db.execute(sql: "DELETE FROM outbox WHERE channel = ? AND store = ?", arguments: [channel, store])
         case .saveOplogs(let channel, let oplogs):
             for (key, ops) in oplogs { try saveOplog(channel: channel, key: key, ops: ops, in: db) }
+        case .addToOplogs(let channel, let ops):
+            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO oplog_ops (channel, type, path, sha, op) VALUES (?, ?, ?, ?, ?)")
+            for (key, op) in ops { try insert.execute(arguments: [channel, key.type, key.path, op.sha, op.json.canonicalString]) }
         case .saveSetting(let name, let value):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)").execute(arguments: [name, value])
         }
@@ -171,6 +174,11 @@ public final class SQLiteClientStorage: ClientStorage {
     public func saveOplogs(channel: String, _ oplogs: [(key: PathKey, ops: [Op])]) throws {
         guard !oplogs.isEmpty else { return }
         try apply([.saveOplogs(channel: channel, oplogs)])
+    }
+
+    public func addToOplogs(channel: String, _ ops: [(key: PathKey, op: Op)]) throws {
+        guard !ops.isEmpty else { return }
+        try apply([.addToOplogs(channel: channel, ops)])
     }
 
     public func oplogs(channel: String) throws -> [(key: PathKey, ops: [Op])] {

@@ -40,7 +40,8 @@ public struct AgentServer: Sendable {
         if let error = plugins.declarationErrors.first {
             throw ConfigError(origin: "", key: "", problem: error.message)
         }
-        let client = TeaBagClient(configuration.clientConfiguration(storage: storage), reducers: ReducerRegistry(plugins: plugins),
+        let reducers = ReducerRegistry(plugins: plugins)
+        let client = TeaBagClient(configuration.clientConfiguration(storage: storage), reducers: reducers,
                                   logger: logger, clock: configuration.clock)
         let started = Date()
         let routes = AgentRoutes(client: client, plugins: plugins, metrics: metrics, limits: BodyLimits(), started: started)
@@ -64,7 +65,11 @@ public struct AgentServer: Sendable {
         services.append(PluginWatcher(plugins: plugins, interval: .milliseconds(configuration.pluginPollMs), logger: logger))
         services.append(PeriodicTask(every: .seconds(1)) { await AgentGauges.update(metrics, client: client) })
         services += dashboard?.services ?? []
-        let server = HTTPServerBuilder.teabag(idleTimeout: .milliseconds(configuration.idleTimeoutMs))
+        let fastRoutes = AgentFastRoutes(client: client, reducers: reducers, limits: routes.limits,
+                                         value: .init(metrics, route: "/v1/value/{channel}/{type}/**", method: "GET"),
+                                         push: .init(metrics, route: "/v1/push/{channel}/{type}/**", method: "POST"))
+        let server = HTTPServerBuilder.teabag(idleTimeout: .milliseconds(configuration.idleTimeoutMs), fastRoutes: fastRoutes,
+                                              serverName: "teabag-agent")
         let socketPath = configuration.socketPath
         services.append(Application(router: router(), server: server, configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "teabag-agent"),
                                     onServerRunning: { _ in

@@ -8,7 +8,9 @@ import TeaBagTestSupport
     /// 16 pushes to one `log` path at once: each answer is the log after its
     /// own op, so the answers, ordered, must each extend the one before by
     /// exactly one token — every op applied once, in the order the agent
-    /// answered — and the stores end up with the same 16 ops.
+    /// answered — and the stores end up with the same 16 ops, numbered
+    /// (`seq`, SPEC §3) in that same order: the order of the answers is the
+    /// order of the oplog, not only of the local fold.
     @Test func sixteenConcurrentPushesToOnePathAreEachAppliedOnceInTheOrderAnswered() async throws {
         let user = try await EnrolledUser.start(stores: 2)
         let agent = try await AgentProcess.start(user)
@@ -44,7 +46,49 @@ import TeaBagTestSupport
         }, "both stores hold the 16 ops")
         for index in 0..<2 {
             #expect(try await user.client(index).value("log", "/shared").json?["value"]?.arrayValue?.compactMap(\.stringValue) == final)
+            // The store's ops sorted by the agent's seq give the tokens in the order answered.
+            let ops = try await user.client(index).ops("log", "/shared").dropFirst()
+            let bySeq = ops.compactMap { op -> (seq: Double, token: String)? in
+                guard let seq = op["seq"]?.doubleValue, let token = op["payload"]?.stringValue else { return nil }
+                return (seq, token)
+            }.sorted { $0.seq < $1.seq }
+            #expect(bySeq.count == 16 && Set(bySeq.map(\.seq)).count == 16, "store \(index): 16 ops, each its own seq: \(bySeq)")
+            #expect(bySeq.map(\.token) == final, "store \(index): seq order \(bySeq.map(\.token)) is the answer order \(final)")
         }
+        agent.process.kill9()
+        await user.stop()
+    }
+
+    /// `GET /v1/value` and `POST /v1/push` are answered on the event loop
+    /// when they can (`AgentFastRoutes`); a request with a `Connection`
+    /// header always takes the router. Both ways must answer alike: values,
+    /// refusals, and a read right after an acknowledged push.
+    @Test func theEventLoopRoutesAnswerAsTheRouterDoes() async throws {
+        let user = try await EnrolledUser.start(stores: 1)
+        let agent = try await AgentProcess.start(user)
+        let base = "http+unix://" + (agent.socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? agent.socket)
+        let viaRouter = [("Connection", "keep-alive")]
+        let fast = try await HTTP.request(.POST, base + "/v1/push/main/counter/parity", json: .number(2))
+        let routed = try await HTTP.request(.POST, base + "/v1/push/main/counter/parity", headers: viaRouter, json: .number(3))
+        #expect(fast.status == 200 && fast.json?["value"]?.doubleValue == 2, "\(fast.status) \(fast.text)")
+        #expect(routed.status == 200 && routed.json?["value"]?.doubleValue == 5, "\(routed.status) \(routed.text)")
+        #expect(fast.headers["Content-Type"] == routed.headers["Content-Type"])
+        #expect(fast.json?.objectValue.map { Set($0.keys) } == ["sha", "value"] && routed.json?.objectValue.map { Set($0.keys) } == ["sha", "value"])
+
+        // Read right after the push was answered: its value, either way, the same bytes.
+        let read = try await HTTP.request(.GET, base + "/v1/value/main/counter/parity")
+        let readRouted = try await HTTP.request(.GET, base + "/v1/value/main/counter/parity", headers: viaRouter)
+        #expect(read.status == 200 && read.json?["value"]?.doubleValue == 5, "\(read.status) \(read.text)")
+        #expect(read.body == readRouted.body && read.headers["Content-Type"] == readRouted.headers["Content-Type"])
+        // A target with escapes is the router's; it names the same path.
+        #expect(try await HTTP.request(.GET, base + "/v1/value/main/counter/%70arity").body == read.body)
+
+        // A payload the reducer refuses: the same error, and nothing written.
+        let refused = try await HTTP.request(.POST, base + "/v1/push/main/counter/parity", json: .string("x"))
+        let refusedRouted = try await HTTP.request(.POST, base + "/v1/push/main/counter/parity", headers: viaRouter, json: .string("x"))
+        #expect(refused.status == 400 && refused.errorName == "StoreError:InvalidOp", "\(refused.status) \(refused.text)")
+        #expect(refused.status == refusedRouted.status && refused.body == refusedRouted.body)
+        #expect(try await HTTP.request(.GET, base + "/v1/value/main/counter/parity").json?["value"]?.doubleValue == 5)
         agent.process.kill9()
         await user.stop()
     }

@@ -13,7 +13,7 @@ extension TeaBagClient {
 
     /// Hands out the engine's requests, dispatches its events, answers
     /// readers and sets the retry timer.
-    private func pumpNow(_ channel: String) {
+    func pumpNow(_ channel: String) {
         guard let runtime = channelRuntimes[channel] else { return }
         runtime.pumpScheduled = false
         guard !closed else { return }
@@ -124,7 +124,7 @@ extension TeaBagClient {
         if case .failure(let error) = result, error.isCredentialFailure { refreshTableSoon() }
     }
 
-    private func dispatchEvents(_ channel: String, _ runtime: ChannelRuntime) {
+    func dispatchEvents(_ channel: String, _ runtime: ChannelRuntime) {
         for event in runtime.engine.takeEvents() {
             switch event {
             case .valueChanged(let key, let value):
@@ -144,8 +144,8 @@ extension TeaBagClient {
                     "sha": "\(op.sha)", "error": "\(error)"])
             case .fetchFailedEverywhere(let key, let error):
                 let readerKey = ReaderKey(channel: channel, key: key)
-                for continuation in readers.removeValue(forKey: readerKey) ?? [] {
-                    continuation.resume(throwing: TeaBagError.allStoresFailed(channel, error.description))
+                for done in readers.removeValue(forKey: readerKey) ?? [] {
+                    done(.failure(TeaBagError.allStoresFailed(channel, error.description)))
                 }
             case .pruned(let key, _):
                 prunes += 1
@@ -156,12 +156,12 @@ extension TeaBagClient {
 
     private func resolveReaders(_ channel: String, _ runtime: ChannelRuntime) {
         for readerKey in readers.keys where readerKey.channel == channel && runtime.engine.isReadable(readerKey.key) {
-            let continuations = readers.removeValue(forKey: readerKey) ?? []
-            for continuation in continuations {
+            let answers = readers.removeValue(forKey: readerKey) ?? []
+            for done in answers {
                 if let value = runtime.engine.value(readerKey.key) {
-                    continuation.resume(returning: value)
+                    done(.success(value))
                 } else {
-                    continuation.resume(throwing: TeaBagError.typeNotRegistered(readerKey.key.type))
+                    done(.failure(TeaBagError.typeNotRegistered(readerKey.key.type)))
                 }
             }
         }
@@ -237,6 +237,9 @@ extension TeaBagClient {
             engine.streamDisconnected(store: store)
             if error.isCredentialFailure { refreshTableSoon() }
         }
+        // Watchers hear of a remote change now; the rest waits for the pump,
+        // which a burst of events shares.
+        if let runtime = channelRuntimes[channel] { dispatchEvents(channel, runtime) }
         pump(channel)
     }
 }

@@ -87,6 +87,7 @@ extension TeaBagClient {
         let failure = TeaBagError(error.name, "the table refuses this client's credentials (\(error.message)); make a new session (`teabag admin new-session`) and restart the client", status: error.status)
         sessionFailure = failure
         logger.error("session refused by the table; every call fails from now on", metadata: ["error": "\(error)"])
+        held.close()
         failReaders { _ in failure }
         for runtime in channelRuntimes.values { runtime.stop() }
         for subscriber in subscribers.values { subscriber.continuation.finish() }
@@ -99,13 +100,22 @@ extension TeaBagClient {
         for (channel, runtime) in channelRuntimes where followed[channel] == nil {
             runtime.stop()
             channelRuntimes[channel] = nil
+            held.drop(channel: channel)
             logger.info("channel left the mount table", metadata: ["channel": "\(channel)"])
         }
         for (channel, endpoints) in followed.sorted(by: { $0.key < $1.key }) {
             if channelRuntimes[channel] == nil {
                 let registry = reducers
-                let engine = try ChannelSync(channel: channel, stores: [], node: node!, storage: writer,
-                                             policy: configuration.policy, folds: folds, reducers: { registry.reducer(for: $0) })
+                held.open(channel: channel)
+                let engine: ChannelSync
+                do {
+                    engine = try ChannelSync(channel: channel, stores: [], node: node!, storage: writer,
+                                             policy: configuration.policy, folds: folds, held: held,
+                                             reducers: { registry.reducer(for: $0) })
+                } catch {
+                    held.drop(channel: channel)
+                    throw error
+                }
                 channelRuntimes[channel] = ChannelRuntime(engine: engine, endpoints: [])
             }
             let runtime = channelRuntimes[channel]!

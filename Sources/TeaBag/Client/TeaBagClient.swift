@@ -14,6 +14,10 @@ import TeaBagCore
 ///     tableURL: "http://127.0.0.1:4000/", user: 1, credential: .master("secret")), reducers: reducers)
 /// try await client.push("main", "counter", "/hits", 1)   // → 1, at once
 /// ```
+/// How a waiting read or write is answered (a continuation, or a callback
+/// of the agent's event loop).
+public typealias ValueAnswer = @Sendable (Result<PathValue, any Error>) -> Void
+
 public actor TeaBagClient {
     public let configuration: ClientConfiguration
     public let reducers: ReducerRegistry
@@ -42,10 +46,14 @@ public actor TeaBagClient {
     var failureSubscribers: [Int: AsyncStream<WriteFailure>.Continuation] = [:]
     var recentFailures: [WriteFailure] = []
     var nextSubscriberID = 0
-    var readers: [ReaderKey: [CheckedContinuation<PathValue, any Error>]] = [:]
+    var readers: [ReaderKey: [ValueAnswer]] = [:]
     /// Writes durable but not yet applied (an earlier write's answer is not
-    /// in yet), by seq: resumed with their value once applied.
-    var writeWaiters: [Int64: (key: PathKey, continuation: CheckedContinuation<PathValue, any Error>)] = [:]
+    /// in yet), by seq: answered with their value once applied.
+    var writeWaiters: [Int64: (key: PathKey, done: ValueAnswer)] = [:]
+    /// Writes handed in from any thread, waiting for the actor.
+    let inbox = WriteInbox()
+    /// Every readable value, for reads that skip the actor (the agent's `GET /v1/value`).
+    public nonisolated let held = HeldValues()
     var background: [Task<Void, Never>] = []
     /// Requests to stores under way, so that `close()` can wait them out.
     var requestsInFlight: [Int: Task<Void, Never>] = [:]
@@ -135,7 +143,7 @@ public actor TeaBagClient {
         if let value = try runtime.engine.hold(key) { return value }
         pump(channel)
         return try await withCheckedThrowingContinuation { continuation in
-            readers[ReaderKey(channel: channel, key: key), default: []].append(continuation)
+            readers[ReaderKey(channel: channel, key: key), default: []].append { continuation.resume(with: $0) }
             pump(channel)
         }
     }
@@ -149,44 +157,17 @@ public actor TeaBagClient {
 
     /// `push`, answering with the value's date, sha and op count.
     ///
-    /// The op is made here and committed by the storage writer, together
-    /// with the writes that come meanwhile (group commit); while the disk
-    /// works, this actor serves other calls. Writes are applied in the order
-    /// they were made, and each answers with the value its op produced.
+    /// The op is made on this actor and committed by the storage writer,
+    /// together with the writes that come meanwhile (group commit); while
+    /// the disk works, this actor serves other calls. Writes are applied in
+    /// the order they were made, and each answers with the value its op
+    /// produced.
     public func write(_ channel: String, _ type: String, _ path: String, _ payload: JSON) async throws -> PathValue {
         try checkUsable()
         let key = try PathKey(type: type, path: path)
-        let engine = try await runtimeWhenKnown(channel).engine
-        let prepared = try engine.prepareWrite(key, payload: payload, now: correctedNow())
-        let seq = prepared.entry.seq
-        var failure: TeaBagError?
-        do {
-            try await writer.commit(.enqueue(channel: channel, entry: prepared.entry, stores: prepared.stores, nextSeq: seq + 1))
-        } catch {
-            failure = ChannelSync.storageFailure(error)
-        }
-        var mine: PathValue?
-        var applied = false
-        for write in engine.finishWrite(seq, durable: failure == nil) {
-            applied = true
-            if write.seq == seq {
-                mine = write.value
-            } else if let waiter = writeWaiters.removeValue(forKey: write.seq) {
-                answer(waiter.continuation, channel, write.key, write.value)
-            }
-        }
-        if applied { pump(channel) }
-        if let failure { throw failure }
-        localWrites += 1
-        if let mine { return mine }
+        _ = try await runtimeWhenKnown(channel)
         return try await withCheckedThrowingContinuation { continuation in
-            if engine.finishedWrite(seq) {
-                // Applied, its type slow: the value comes with the fold.
-                answer(continuation, channel, key, nil)
-            } else {
-                // An earlier write's task has not taken its answer yet; it applies this one too.
-                writeWaiters[seq] = (key, continuation)
-            }
+            submitWrite(channel, key, payload) { continuation.resume(with: $0) }
         }
     }
 
@@ -222,6 +203,7 @@ public actor TeaBagClient {
     public func close() async {
         guard !closed else { return }
         closed = true
+        held.close()
         for task in background { task.cancel() }
         var stopping = channelRuntimes.values.flatMap { $0.stop() }
         stopping += requestsInFlight.values
@@ -284,9 +266,9 @@ public actor TeaBagClient {
 
     /// A write's answer: its value, or, when its type is slow, the value
     /// once folded (it waits like a read).
-    func answer(_ continuation: CheckedContinuation<PathValue, any Error>, _ channel: String, _ key: PathKey, _ value: PathValue?) {
-        if let value { return continuation.resume(returning: value) }
-        readers[ReaderKey(channel: channel, key: key), default: []].append(continuation)
+    func answer(_ done: @escaping ValueAnswer, _ channel: String, _ key: PathKey, _ value: PathValue?) {
+        if let value { return done(.success(value)) }
+        readers[ReaderKey(channel: channel, key: key), default: []].append(done)
         pump(channel)
     }
 
@@ -295,8 +277,8 @@ public actor TeaBagClient {
     func failReaders(_ error: (ReaderKey) -> TeaBagError) {
         let waiting = readers
         readers = [:]
-        for (key, continuations) in waiting {
-            for continuation in continuations { continuation.resume(throwing: error(key)) }
+        for (key, answers) in waiting {
+            for done in answers { done(.failure(error(key))) }
         }
     }
 }

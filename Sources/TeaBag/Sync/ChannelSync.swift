@@ -17,6 +17,8 @@ public final class ChannelSync {
     private let folds: FoldGuard?
     /// Paths whose value waits for a fold off this engine (a slow type).
     private var staleKeys: Set<PathKey> = []
+    /// Where readable values are published for reads off the owning actor.
+    private let held: HeldValues?
 
     var paths: [PathKey: PathReplica] = [:]
     private var outboxes: [String: [OutboxEntry]] = [:]
@@ -35,10 +37,11 @@ public final class ChannelSync {
     /// Restores what `storage` holds: cached oplogs, then the outbox, whose
     /// ops are acknowledged writes and so are merged into the local oplogs.
     public init(channel: String, stores: [String], node: NodeIdentity, storage: any ClientStorage,
-                policy: SyncPolicy = SyncPolicy(), folds: FoldGuard? = nil,
+                policy: SyncPolicy = SyncPolicy(), folds: FoldGuard? = nil, held: HeldValues? = nil,
                 reducers: @escaping @Sendable (String) -> (any Reducer)?) throws {
         self.channel = channel
         self.folds = folds
+        self.held = held
         self.stores = []
         self.policy = policy
         self.node = node
@@ -480,6 +483,7 @@ public final class ChannelSync {
             replica.foldGeneration += 1
             paths[key] = replica
             staleKeys.insert(key)
+            held?.set(channel, key, nil)
             return
         }
         setValue(key, &replica, folded, announce: announce)
@@ -496,6 +500,7 @@ public final class ChannelSync {
         replica.value = PathValue(value: folded, date: newest.date, sha: newest.sha, ops: replica.local.payloadCount)
         replica.stale = false
         paths[key] = replica
+        if replica.loaded { held?.set(channel, key, replica.value) }
         if announce, previous?.value != folded || previous == nil {
             events.append(.valueChanged(key, replica.value!))
         }
@@ -546,12 +551,21 @@ public final class ChannelSync {
     /// Own ops leaving their last outbox live on only in the local oplog:
     /// the cache must hold them first, or a restart before the write-behind
     /// flush answers reads without them until a fetch brings them back.
+    /// Just those ops are added (the flush rewrites what else changed): a
+    /// whole path's oplog per delivery was a tenth of a busy agent's time.
+    /// An op a local prune covered meanwhile lives on only in that prune's
+    /// base, which the cache may not hold yet: such a path is saved whole.
     private func cacheBeforeLeaving(_ entries: [OutboxEntry], store: String) {
         guard storage.keepsOplogs else { return }
         let leaving = entries.filter { entry in
             !outboxes.contains { other, outbox in other != store && Self.holds(outbox, seq: entry.seq) }
         }
-        cache(Set(leaving.map(\.key)))
+        let (held, covered) = leaving.reduce(into: ([OutboxEntry](), Set<PathKey>())) { split, entry in
+            guard let local = paths[entry.key]?.local else { return }
+            if local.holds(sha: entry.op.sha) { split.0.append(entry) } else { split.1.insert(entry.key) }
+        }
+        try? storage.addToOplogs(channel: channel, held.map { (key: $0.key, op: $0.op) })
+        cache(covered)
     }
 
     /// Outboxes are in `seq` order: a binary search, not a scan per entry.

@@ -57,6 +57,9 @@ public protocol ClientStorage: Sendable {
     func outboxes(channel: String) throws -> [String: [OutboxEntry]]
     /// Replaces the cached oplogs of these paths.
     func saveOplogs(channel: String, _ oplogs: [(key: PathKey, ops: [Op])]) throws
+    /// Adds ops to the cached oplogs of their paths, leaving the rest of
+    /// each as it is: no read, no rewrite (an op's own row, at most).
+    func addToOplogs(channel: String, _ ops: [(key: PathKey, op: Op)]) throws
     func oplogs(channel: String) throws -> [(key: PathKey, ops: [Op])]
     /// Whether `saveOplogs` keeps anything: when not, the engine does not
     /// build the copies it would be handed.
@@ -78,6 +81,7 @@ public enum StorageChange: Sendable {
     case drop(channel: String, seq: Int64)
     case dropOutbox(channel: String, store: String)
     case saveOplogs(channel: String, [(key: PathKey, ops: [Op])])
+    case addToOplogs(channel: String, [(key: PathKey, op: Op)])
     case saveSetting(name: String, value: String)
 }
 
@@ -93,6 +97,7 @@ extension ClientStorage {
             case .drop(let channel, let seq): try drop(channel: channel, seq: seq)
             case .dropOutbox(let channel, let store): try dropOutbox(channel: channel, store: store)
             case .saveOplogs(let channel, let oplogs): try saveOplogs(channel: channel, oplogs)
+            case .addToOplogs(let channel, let ops): try addToOplogs(channel: channel, ops)
             case .saveSetting(let name, let value): try saveSetting(name, value)
             }
         }
@@ -163,6 +168,15 @@ public final class InMemoryClientStorage: ClientStorage {
         state.withLock { state in
             guard state.cachesOplogs else { return }
             for (key, ops) in oplogs { state.oplogs[channel, default: [:]][key] = ops }
+        }
+    }
+
+    public func addToOplogs(channel: String, _ ops: [(key: PathKey, op: Op)]) throws {
+        state.withLock { state in
+            guard state.cachesOplogs else { return }
+            for (key, op) in ops where !(state.oplogs[channel]?[key] ?? []).contains(where: { $0.sha == op.sha }) {
+                state.oplogs[channel, default: [:]][key, default: []].append(op)
+            }
         }
     }
 

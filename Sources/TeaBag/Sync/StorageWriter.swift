@@ -10,7 +10,10 @@ import TeaBagCore
 ///
 /// `commit` returns once its change is durable (a write is acknowledged
 /// then). The other mutations of `ClientStorage` are queued and return at
-/// once: they are made in order, in the next transaction. Each of them is
+/// once: they are made in order, in the next transaction — the next
+/// commit's, or, when none comes within `laterDelay`, one of their own (a
+/// delivered op's dequeue rode alone before: three transactions a push
+/// where one does). Each of them is
 /// safe to lose in a crash (a dequeue lost resends an op the store holds,
 /// a noop; the oplog cache is refetched), and every one queued before a
 /// `commit` is durable when that commit returns. Reads go straight to the
@@ -26,30 +29,42 @@ public final class StorageWriter: ClientStorage, Sendable {
         /// Called once the changes queued before them are durable.
         var waiters: [@Sendable (Result<Void, any Error>) -> Void] = []
         var running = false
+        /// A drain is set for `laterDelay` from a `later` change.
+        var delayed = false
     }
 
-    public init(_ base: any ClientStorage, logger: Logger = Logger(label: "teabag.client.storage")) {
+    /// How long a change queued by `later` waits for a commit to ride with.
+    public let laterDelay: DispatchTimeInterval
+
+    public init(_ base: any ClientStorage, laterDelay: DispatchTimeInterval = .milliseconds(10),
+                logger: Logger = Logger(label: "teabag.client.storage")) {
         self.base = base
+        self.laterDelay = laterDelay
         self.logger = logger
     }
 
     /// Makes `change` durable together with whatever else is waiting.
     public func commit(_ change: StorageChange) async throws {
+        try await commit([change])
+    }
+
+    /// Makes `changes`, in order, durable together with whatever else is waiting.
+    public func commit(_ changes: [StorageChange]) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            enqueue(change) { continuation.resume(with: $0) }
+            enqueue(changes) { continuation.resume(with: $0) }
         }
     }
 
     /// Returns once everything queued so far is on disk.
     public func flush() async {
         try? await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            enqueue(nil) { continuation.resume(with: $0) }
+            enqueue([]) { continuation.resume(with: $0) }
         }
     }
 
-    private func enqueue(_ change: StorageChange?, done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+    private func enqueue(_ changes: [StorageChange], done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         let start = state.withLock { state -> Bool in
-            if let change { state.changes.append(change) }
+            state.changes += changes
             state.waiters.append(done)
             return claim(&state)
         }
@@ -58,11 +73,22 @@ public final class StorageWriter: ClientStorage, Sendable {
 
     /// Queues a change made in the next transaction, without waiting.
     public func later(_ change: StorageChange) {
-        let start = state.withLock { state -> Bool in
+        let schedule = state.withLock { state -> Bool in
             state.changes.append(change)
+            if state.running || state.delayed { return false }
+            state.delayed = true
+            return true
+        }
+        if schedule { queue.asyncAfter(deadline: .now() + laterDelay) { self.drainDelayed() } }
+    }
+
+    /// The `later` changes no commit took meanwhile.
+    private func drainDelayed() {
+        let start = state.withLock { state -> Bool in
+            state.delayed = false
             return claim(&state)
         }
-        if start { queue.async { self.drain() } }
+        if start { drain() }
     }
 
     private func claim(_ state: inout State) -> Bool {
@@ -102,7 +128,7 @@ public final class StorageWriter: ClientStorage, Sendable {
     public func enqueue(channel: String, entry: OutboxEntry, stores: [String], nextSeq: Int64) throws {
         let done = DispatchSemaphore(value: 0)
         let result = Mutex<Result<Void, any Error>>(.success(()))
-        enqueue(.enqueue(channel: channel, entry: entry, stores: stores, nextSeq: nextSeq)) { outcome in
+        enqueue([.enqueue(channel: channel, entry: entry, stores: stores, nextSeq: nextSeq)]) { outcome in
             result.withLock { $0 = outcome }
             done.signal()
         }
@@ -118,6 +144,11 @@ public final class StorageWriter: ClientStorage, Sendable {
     public func saveOplogs(channel: String, _ oplogs: [(key: PathKey, ops: [Op])]) throws {
         guard !oplogs.isEmpty, base.keepsOplogs else { return }
         later(.saveOplogs(channel: channel, oplogs))
+    }
+
+    public func addToOplogs(channel: String, _ ops: [(key: PathKey, op: Op)]) throws {
+        guard !ops.isEmpty, base.keepsOplogs else { return }
+        later(.addToOplogs(channel: channel, ops))
     }
 
     public func oplogs(channel: String) throws -> [(key: PathKey, ops: [Op])] { try base.oplogs(channel: channel) }
