@@ -9,7 +9,7 @@ import TeaBagTestSupport
     /// own op, so the answers, ordered, must each extend the one before by
     /// exactly one token — every op applied once, in the order the agent
     /// answered — and the stores end up with the same 16 ops, numbered
-    /// (`seq`, SPEC §3) in that same order: the order of the answers is the
+    /// (`seq`, docs/sync.md#oplog-rules) in that same order: the order of the answers is the
     /// order of the oplog, not only of the local fold.
     @Test func sixteenConcurrentPushesToOnePathAreEachAppliedOnceInTheOrderAnswered() async throws {
         let user = try await EnrolledUser.start(stores: 2)
