@@ -32,6 +32,8 @@ struct TableFixture {
                                              // The whole suite shares one PostgreSQL on 2 cores: a query may
                                              // wait its turn for seconds; 503s are for a database that is gone.
                                              configuration.databaseTimeoutMs = 30_000
+                                             // Likewise a stand-in store's confirm, on a machine running the whole suite.
+                                             configuration.confirmTimeoutMs = 30_000
                                              configure(&configuration)
                                          })
         let fixture = TableFixture(data: data, table: table, database: database)
