@@ -63,6 +63,9 @@ struct Deployment: Sendable {
     /// Runs `attack`, then expects every database exactly as before it.
     func expectUnchanged(_ tally: AttackTally, _ what: String, strictSessions: Bool = false,
                          _ attack: () async throws -> Void) async throws {
+        // What the agent had in flight before the attack lands first (an op still
+        // in its outbox would leave it during the attack, and look like a change).
+        await agent?.settle()
         let before = try await dump(strictSessions: strictSessions)
         try await attack()
         await agent?.settle()
