@@ -99,8 +99,10 @@ struct MountTableTests {
                 #expect(hung.status == 502)
                 #expect(hung.errorName == "TableError:StoreUnreachable")
                 #expect(hung.json?["error"]?["message"]?.stringValue?.contains("timed out") == true)
-                // Loose, for a loaded machine: the confirm timeout, not the whole test, bounds it.
-                #expect(Date().timeIntervalSince(started) < 15)
+                // The 502 "timed out" above is the confirm timeout at work (a hung store never
+                // answers); this bound only catches a wait that does not end, so it is loose
+                // enough for a 2-core machine running the whole suite (23 s seen once).
+                #expect(Date().timeIntervalSince(started) < 60)
 
                 let closed = try await HTTP.request(.POST, t.url + "user/1/table/main/store?master=secret",
                                                     json: ["store_url": "http://127.0.0.1:1/user/1/", "code": "c"])
