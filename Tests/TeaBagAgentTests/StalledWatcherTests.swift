@@ -65,14 +65,6 @@ struct StalledWatcherTests {
         #expect(try await Task.detached { next.read(until: "\"path\":\"/after\"") }.value, "a new watch after the cut-off gets the next change")
         await user.stop()
     }
-
-    /// `RssAnon` of a process: its heap, without the database file pages SQLite maps.
-    func anonymousBytes(pid: Int32) throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") }),
-              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { throw TestFailure("no RssAnon in /proc/\(pid)/status") }
-        return kb * 1024
-    }
 }
 
 /// A blocking client of a Unix socket that reads only when told to.
@@ -107,20 +99,7 @@ final class UnixConnection: Sendable {
         return bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
     }
 
-    /// Reads to the end of the stream or a read that times out: the bytes
-    /// read, and whether the stream ended (EOF or reset).
-    func drain() -> (bytes: Int, ended: Bool) {
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var total = 0
-        while true {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count > 0 {
-                total += count
-                continue
-            }
-            return (total, count == 0 || errno == ECONNRESET)
-        }
-    }
+    func drain() -> (bytes: Int, ended: Bool) { drainSocket(fd) }
 
     /// Reads until `text` has arrived; false on the end or a timeout first.
     func read(until text: String) -> Bool {

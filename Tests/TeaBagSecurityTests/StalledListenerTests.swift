@@ -74,7 +74,7 @@ struct StalledListenerTests {
             }
             // What the stores hold once they have sent what they could.
             try await Task.sleep(for: .seconds(1))
-            let held = try Self.anonymousBytes(pid: stalled.process.pid), baseline = try Self.anonymousBytes(pid: control.process.pid)
+            let held = try anonymousBytes(pid: stalled.process.pid), baseline = try anonymousBytes(pid: control.process.pid)
             print("stalled listeners: RssAnon \(held >> 20) MiB, the control's \(baseline >> 20) MiB")
             #expect(held - baseline < Self.bound,
                     "the store with stalled listeners holds \((held - baseline) >> 20) MiB more than one without (bound \(Self.bound >> 20) MiB)")
@@ -85,7 +85,7 @@ struct StalledListenerTests {
             for (index, listener) in listeners.enumerated() {
                 listener.setTimeout(5)
                 let fd = listener.fd
-                let (bytes, ended) = try await onThread { Self.drain(fd) }
+                let (bytes, ended) = try await onThread { drainSocket(fd) }
                 print("stalled listener \(index): read \(bytes >> 20) MiB of \(pushed >> 20) MiB, then \(ended ? "the end" : "nothing")")
                 #expect(ended, "listener \(index) was not cut off: \(bytes >> 20) MiB read and the stream still open")
                 #expect(bytes < pushed / 2, "listener \(index) read \(bytes >> 20) MiB of the \(pushed >> 20) MiB pushed")
@@ -97,30 +97,5 @@ struct StalledListenerTests {
     static func answered(_ connection: RawConnection, within seconds: Double) -> Bool {
         var poller = pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0)
         return poll(&poller, 1, Int32(seconds * 1000)) > 0
-    }
-
-    /// Reads until the end of the stream or until a read times out: the
-    /// bytes read, and whether it ended.
-    static func drain(_ fd: Int32) -> (bytes: Int, ended: Bool) {
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var total = 0
-        while true {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count > 0 {
-                total += count
-                continue
-            }
-            if count == 0 { return (total, true) }
-            // A reset is an end too; a timeout is a stream still open.
-            return (total, errno == ECONNRESET)
-        }
-    }
-
-    /// `RssAnon` of a process: its heap, without the database file pages SQLite maps.
-    static func anonymousBytes(pid: Int32) throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") }),
-              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { throw TestFailure("no RssAnon in /proc/\(pid)/status") }
-        return kb * 1024
     }
 }
