@@ -94,7 +94,7 @@ struct PostgresMerge {
         case .keep:
             let (id, columns) = try await insert(op, state: state)
             inserted[key, default: []].insert(columns.sha)
-            foldLater(op, into: state, type: entry.type)
+            state.foldLater(op, reducer: plugins.reducer(for: entry.type))
             markTouched(state)
             accepted.append(Self.accepted(user: user, id: id, entry: entry, op: op, columns: columns))
             return .accepted(id: id)
@@ -133,19 +133,6 @@ struct PostgresMerge {
                     \(columns.covers.map { ByteBuffer(bytes: $0) }), \(columns.extra.map { ByteBuffer(bytes: $0) }))
             """, logger: logger)
         return (id, columns)
-    }
-
-    /// As the SQLite writer: fold the new op at the end of the transaction
-    /// when it sorts after the last one folded, else leave the value stale.
-    private func foldLater(_ op: Op, into state: PathState, type: String) {
-        let key = MergeRules.orderKey(op, base: state.base)
-        guard let reducer = plugins.reducer(for: type), state.value != nil, state.valueVersion == tag(reducer),
-              state.lastKey.map({ $0 < key }) ?? true else {
-            state.markStale()
-            return
-        }
-        state.pending.append(op)
-        state.lastKey = key
     }
 
     private mutating func replaceBase(of state: PathState, with op: Op, type: String) async throws -> (Int64, OpRow.Columns) {

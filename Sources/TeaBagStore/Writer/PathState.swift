@@ -63,6 +63,21 @@ final class PathState {
         pending.removeAll()
     }
 
+    /// Queues a kept op to be folded at the end of the commit, with the
+    /// path's other new ops (both backends). An op that sorts before the
+    /// last one folded, or a value folded by another reducer version, leaves
+    /// the value stale instead (folded when read), since folding again now
+    /// would cost the whole oplog on every such push.
+    func foldLater(_ op: Op, reducer: (any Reducer)?) {
+        let key = MergeRules.orderKey(op, base: base)
+        guard let reducer, value != nil, valueVersion == tag(reducer), lastKey.map({ $0 < key }) ?? true else {
+            markStale()
+            return
+        }
+        pending.append(op)
+        lastKey = key
+    }
+
     func held(_ sha: String) -> Bool { held(sha, ShaIndex.fingerprint(sha)) }
 
     func held(_ sha: String, _ fingerprint: ShaIndex.Fingerprint) -> Bool {

@@ -141,7 +141,7 @@ final class WriterStore {
         case .keep:
             let (id, columns) = try insert(op, pathID: state.id)
             state.shas.insert(fingerprint)
-            foldLater(op, into: state, type: entry.type)
+            state.foldLater(op, reducer: plugins.reducer(for: entry.type))
             markTouched(state)
             accepted.append(Self.accepted(user: user, id: id, entry: entry, op: op, columns: columns))
             return .accepted(id: id)
@@ -170,21 +170,6 @@ final class WriterStore {
         try statement.run()
         nextID += 1
         return (id, columns)
-    }
-
-    /// The common case folds the new op alone, at the end of the commit,
-    /// with the path's other new ops; an op that sorts before the last one
-    /// folded leaves the value stale instead (folded when read), since
-    /// folding again now would cost the whole oplog on every such push.
-    private func foldLater(_ op: Op, into state: PathState, type: String) {
-        let key = MergeRules.orderKey(op, base: state.base)
-        guard let reducer = plugins.reducer(for: type), state.value != nil, state.valueVersion == tag(reducer),
-              state.lastKey.map({ $0 < key }) ?? true else {
-            state.markStale()
-            return
-        }
-        state.pending.append(op)
-        state.lastKey = key
     }
 
     private func replaceBase(of state: PathState, with op: Op, type: String) throws -> OpRow.Columns {
