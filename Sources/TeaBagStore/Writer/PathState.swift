@@ -78,6 +78,21 @@ final class PathState {
         lastKey = key
     }
 
+    /// Folds the whole path again over `ops` (a new base), both backends.
+    func refold(ops: [Op], reducer: (any Reducer)?, folds: WriterFold) {
+        pending.removeAll()
+        guard let reducer, let outcome = folds.fold(key, with: reducer, state: base.value ?? .null, ops: ops[...]) else {
+            markStale()
+            return
+        }
+        value = outcome.value
+        valueVersion = tag(reducer)
+        skipped = outcome.skipped.count
+        lastKey = ops.last.map { MergeRules.orderKey($0, base: base) }
+        valueDate = ops.last?.date ?? base.date
+        valueSHA = ops.last?.sha ?? base.sha
+    }
+
     func held(_ sha: String) -> Bool { held(sha, ShaIndex.fingerprint(sha)) }
 
     func held(_ sha: String, _ fingerprint: ShaIndex.Fingerprint) -> Bool {

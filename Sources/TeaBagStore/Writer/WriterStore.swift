@@ -195,24 +195,8 @@ final class WriterStore {
         for held in kept { shas.insert(held.sha) }
         state.shas = shas
         kept.sort { MergeRules.orderKey($0, base: op) < MergeRules.orderKey($1, base: op) }
-        refold(state, ops: kept, type: type)
+        state.refold(ops: kept, reducer: plugins.reducer(for: type), folds: folds)
         return columns
-    }
-
-    /// Folds the whole path again (a new base).
-    private func refold(_ state: PathState, ops: [Op], type: String) {
-        state.pending.removeAll()
-        guard let reducer = plugins.reducer(for: type),
-              let outcome = folds.fold(state.key, with: reducer, state: state.base.value ?? .null, ops: ops[...]) else {
-            state.markStale()
-            return
-        }
-        state.value = outcome.value
-        state.valueVersion = tag(reducer)
-        state.skipped = outcome.skipped.count
-        state.lastKey = ops.last.map { MergeRules.orderKey($0, base: state.base) }
-        state.valueDate = ops.last?.date ?? state.base.date
-        state.valueSHA = ops.last?.sha ?? state.base.sha
     }
 
     private func markTouched(_ state: PathState) {
