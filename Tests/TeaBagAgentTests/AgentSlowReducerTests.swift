@@ -26,8 +26,9 @@ import TeaBagTestSupport
             #expect(push.status == 200 && push.json?["value"] == .number(Double(expected)))
             #expect(read.json?["value"] == .number(Double(expected)))
         }
-        // Loose, for a busy machine: the fold takes 10 s.
-        #expect(slowest < .seconds(3), "a push and a read of another type took \(slowest) while a fold of `slow` ran")
+        // Loose, for a busy machine (3.2 s was seen under the full suite):
+        // a pair that waited for the fold would take 9.5 s.
+        #expect(slowest < .seconds(6), "a push and a read of another type took \(slowest) while a fold of `slow` ran")
 
         let answer = try await slow.value
         #expect(answer.status == 200, "the slow type's push is answered once folded: \(answer.status) \(answer.text)")

@@ -31,6 +31,9 @@ struct BodyAttackTests {
     }
 
     static let limit = 1 << 20
+    /// A megabyte each way through a server on a loaded 2-core machine
+    /// (the whole suite beside it) took longer than the default 5 s.
+    static let ioTimeout = 30.0
 
     @Test("a body over the limit is 413 <Kind>:BodyTooLarge, with Content-Length or chunked, and the connection is closed, not drained")
     func oversized() async throws {
@@ -41,7 +44,7 @@ struct BodyAttackTests {
                 for target in Self.targets(d) {
                     // Content-Length over the limit: refused before a byte of the body is read.
                     let declared = try await onThread { () -> (RawResponse?, Bool) in
-                        let c = try RawConnection(port: target.port)
+                        let c = try RawConnection(port: target.port, timeout: Self.ioTimeout)
                         c.send(requestHead("POST", target.path, headers: [("Content-Type", "application/json"), ("Content-Length", String(body.count))]))
                         let answer = c.readResponse()
                         c.send(body)
@@ -56,7 +59,7 @@ struct BodyAttackTests {
                     tally.expectError(huge, status: 413, name: "\(target.kind):BodyTooLarge", "\(target.name): Content-Length 10^18")
                     // Chunked, no length: refused once the limit is passed.
                     let chunked = try await onThread { () -> RawResponse? in
-                        let c = try RawConnection(port: target.port)
+                        let c = try RawConnection(port: target.port, timeout: Self.ioTimeout)
                         c.send(requestHead("POST", target.path, headers: [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")]))
                         for offset in stride(from: 0, to: body.count, by: 65_536) {
                             let chunk = Array(body[offset..<min(body.count, offset + 65_536)])
@@ -79,7 +82,7 @@ struct BodyAttackTests {
             try await d.expectUnchanged(tally, "endless chunked bodies") {
                 for target in Self.targets(d) {
                     let (answer, sent) = try await onThread { () -> (RawResponse?, Int) in
-                        let c = try RawConnection(port: target.port)
+                        let c = try RawConnection(port: target.port, timeout: Self.ioTimeout)
                         c.send(requestHead("POST", target.path, headers: [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")]))
                         let chunk = Array("4000\r\n".utf8) + [UInt8](repeating: 0x20, count: 0x4000) + [13, 10]
                         var sent = 0

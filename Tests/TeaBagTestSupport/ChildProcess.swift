@@ -96,6 +96,19 @@ public final class ChildProcess: Sendable {
     @discardableResult
     public func waitUntilExit() -> Int32 { reap(blocking: true)! }
 
+    /// Blocks the calling thread until the child exits or `seconds` pass
+    /// (nil then; the child runs on). For short programs run from
+    /// synchronous code, so that one that hangs fails its test instead of
+    /// holding the whole run.
+    public func waitUntilExit(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let status = reap(blocking: false) { return status }
+            usleep(10_000)
+        }
+        return reap(blocking: false)
+    }
+
     /// The status once the child exits, or nil after `seconds`.
     public func waitForExit(seconds: Double) async throws -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)

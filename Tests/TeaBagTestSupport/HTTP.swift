@@ -29,9 +29,26 @@ public enum HTTP {
         } else if let body {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
-        let bytes = try await response.body.collect(upTo: 64 << 20)
-        return HTTPAnswer(status: Int(response.status.code), headers: response.headers, body: Array(buffer: bytes))
+        // AsyncHTTPClient's deadline ends with the response head; the body is
+        // bounded here too, so that a server stalling half-way through an
+        // answer fails the test instead of holding the run.
+        let finished = request
+        return try await withThrowingTaskGroup(of: HTTPAnswer?.self) { group in
+            group.addTask {
+                let response = try await HTTPClient.shared.execute(finished, timeout: timeout)
+                let bytes = try await response.body.collect(upTo: 64 << 20)
+                return HTTPAnswer(status: Int(response.status.code), headers: response.headers, body: Array(buffer: bytes))
+            }
+            group.addTask {
+                try await Task.sleep(for: .nanoseconds(timeout.nanoseconds) + .seconds(1))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let answer = try await group.next()! else {
+                throw TestFailure("\(method) \(url): no whole answer within \(timeout)")
+            }
+            return answer
+        }
     }
 
     public static func get(_ url: String, headers: [(String, String)] = []) async throws -> HTTPAnswer {

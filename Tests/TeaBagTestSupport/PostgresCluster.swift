@@ -148,11 +148,19 @@ public final class PostgresCluster: Sendable {
         let (executable, argv) = asOwner && isRoot ? ("/usr/sbin/runuser", ["-u", "postgres", "--", program] + arguments) : (program, arguments)
         let output = NSTemporaryDirectory() + "teabag-pg-output-\(getpid())-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let status = try ChildProcess(executable, argv, stdout: .file(output), stderr: .file(output + ".err")).waitUntilExit()
+        let child = try ChildProcess(executable, argv, stdout: .file(output), stderr: .file(output + ".err"))
         defer { try? FileManager.default.removeItem(atPath: output + ".err") }
+        // pg_ctl bounds its own wait (-t 60); createdb and psql would wait
+        // for a server that accepts and never answers for ever.
+        let status = child.waitUntilExit(seconds: 180)
+        if status == nil {
+            child.signal(SIGKILL)
+            child.waitUntilExit()
+        }
         guard status == 0 else {
             let text = [output, output + ".err"].compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }.joined()
-            throw TestFailure("\((program as NSString).lastPathComponent) \(arguments.joined(separator: " ")) exited \(status): \(text.suffix(2_000))")
+            let outcome = status.map { "exited \($0)" } ?? "had not ended after 180 s (killed)"
+            throw TestFailure("\((program as NSString).lastPathComponent) \(arguments.joined(separator: " ")) \(outcome): \(text.suffix(2_000))")
         }
     }
 

@@ -2,6 +2,7 @@
 /// cluster with a workload, the history checked after healing, the figures
 /// expected clean and recorded for the report.
 import Foundation
+import Synchronization
 import Testing
 import TeaBagTestSupport
 
@@ -11,6 +12,8 @@ enum Scenario {
         var results: [RunResult] = []
         for run in 0..<FaultRuns.count {
             step("\(id) run \(run + 1) of \(FaultRuns.count)")
+            let watchdog = RunWatchdog(run: "\(id) run \(run + 1)")
+            defer { watchdog.cancel() }
             let result = try await body(run)
             let figures = result.figures
             let context = "\(id) run \(run + 1): \(figures) \(result.problems.joined(separator: "; "))"
@@ -45,7 +48,36 @@ enum Scenario {
 /// Prints what a scenario is doing, with the time since the suite began, so
 /// that a slow or failing run's log says where its time went.
 func step(_ text: String) {
-    print("[fault +\(String(format: "%.1f", Double((ContinuousClock.now - suiteStarted) / .milliseconds(1)) / 1000)) s] \(text)")
+    let line = "[fault +\(String(format: "%.1f", Double((ContinuousClock.now - suiteStarted) / .milliseconds(1)) / 1000)) s] \(text)"
+    lastStep.withLock { $0 = line }
+    print(line)
+    // Flushed: the line a hung run's log ends with must be its last step.
+    fflush(nil)
+}
+
+private let lastStep = Mutex("")
+
+/// A run that has not ended after ten minutes (they take seconds) ends the
+/// test process, naming the run and its last step: a hang must fail the
+/// suite with a reason, not hold CI until its time runs out. The process's
+/// exit handlers still run (the PostgreSQL test cluster is stopped).
+final class RunWatchdog: Sendable {
+    static let limit: DispatchTimeInterval = .seconds(600)
+    private let cancelled = Atomic(false)
+
+    init(run: String) {
+        // Dispatch's own threads: a hang that holds every thread of Swift's
+        // cooperative pool must not hold the watchdog too.
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.limit) { [self] in
+            guard !cancelled.load(ordering: .relaxed) else { return }
+            print("fault scenario \(run) has not ended after \(RunWatchdog.limit); its last step: \(lastStep.withLock { $0 })")
+            print("ending the test process")
+            fflush(nil)
+            exit(70)
+        }
+    }
+
+    func cancel() { cancelled.store(true, ordering: .relaxed) }
 }
 
 private let suiteStarted = ContinuousClock.now
