@@ -29,82 +29,83 @@ import TeaBagTestSupport
     }
 
     @Test func twoAgentsOnOneChannelConvergeThroughBothStores() async throws {
-        let user = try await EnrolledUser.start(stores: 2)
-        let a = try await AgentProcess.start(user)
-        let b = try await AgentProcess.start(user)
-        for _ in 0..<3 { #expect(try await a.cli(["push", "main", "counter", "/n", "1"]).status == 0) }
-        #expect(try await b.eventuallyGets("3", "main", "counter", "/n"))
-        #expect(try await b.cli(["push", "main", "counter", "/n", "2"]).out == "5")
-        #expect(try await a.eventuallyGets("5", "main", "counter", "/n"))
-        #expect(try await eventually(10) {
-            let zero = try await payloadShas(user, 0, "counter", "/n")
-            let one = try await payloadShas(user, 1, "counter", "/n")
-            return zero.count == 4 && zero == one
-        })
-        a.process.kill9()
-        b.process.kill9()
-        await user.stop()
+        try await withEnrolledUser(stores: 2) { user in
+            let a = try await AgentProcess.start(user)
+            defer { a.process.kill9() }
+            let b = try await AgentProcess.start(user)
+            defer { b.process.kill9() }
+            for _ in 0..<3 { #expect(try await a.cli(["push", "main", "counter", "/n", "1"]).status == 0) }
+            #expect(try await b.eventuallyGets("3", "main", "counter", "/n"))
+            #expect(try await b.cli(["push", "main", "counter", "/n", "2"]).out == "5")
+            #expect(try await a.eventuallyGets("5", "main", "counter", "/n"))
+            #expect(try await eventually(10) {
+                let zero = try await payloadShas(user, 0, "counter", "/n")
+                let one = try await payloadShas(user, 1, "counter", "/n")
+                return zero.count == 4 && zero == one
+            })
+        }
     }
 
     @Test func anAgentKilledWithAFullOutboxDeliversEverythingAfterRestartNoneLostNoneDoubled() async throws {
-        let user = try await EnrolledUser.start(stores: 2)
-        let agent = try await AgentProcess.start(user)
-        #expect(try await agent.cli(["push", "main", "counter", "/k", "1"]).out == "1")
-        #expect(try await eventually(10) { try await payloadShas(user, 1, "counter", "/k").count == 1 })
+        try await withEnrolledUser(stores: 2) { user in
+            let agent = try await AgentProcess.start(user)
+            defer { agent.process.kill9() }
+            #expect(try await agent.cli(["push", "main", "counter", "/k", "1"]).out == "1")
+            #expect(try await eventually(10) { try await payloadShas(user, 1, "counter", "/k").count == 1 })
 
-        let ports = user.stores.map { URL(string: $0.url)!.port! }
-        for store in user.stores { await store.stop() }
-        for expected in 2...6 { #expect(try await agent.cli(["push", "main", "counter", "/k", "1"]).out == "\(expected)") }
-        agent.process.kill9()
+            let ports = user.stores.map { URL(string: $0.url)!.port! }
+            for store in user.stores { await store.stop() }
+            for expected in 2...6 { #expect(try await agent.cli(["push", "main", "counter", "/k", "1"]).out == "\(expected)") }
+            agent.process.kill9()
 
-        // Back with every store still down: reads are answered at once, from disk.
-        let restarted = try await AgentProcess.start(user, data: agent.data)
-        #expect(try await restarted.cli(["get", "main", "counter", "/k"]).out == "6")
-        let status = try await restarted.cli(["status", "--json"])
-        let outboxes = (try JSON.parse(status.out))["channels"]?["main"]?["stores"]?.arrayValue?.compactMap { $0["outbox"]?.int64Value }
-        #expect(outboxes == [5, 5])
+            // Back with every store still down: reads are answered at once, from disk.
+            let restarted = try await AgentProcess.start(user, data: agent.data)
+            defer { restarted.process.kill9() }
+            #expect(try await restarted.cli(["get", "main", "counter", "/k"]).out == "6")
+            let status = try await restarted.cli(["status", "--json"])
+            let outboxes = (try JSON.parse(status.out))["channels"]?["main"]?["stores"]?.arrayValue?.compactMap { $0["outbox"]?.int64Value }
+            #expect(outboxes == [5, 5])
 
-        var back: [RunningStore] = []
-        for (store, port) in zip(user.stores, ports) {
-            back.append(try await startStore(data: store.data, configure: { $0.port = port }))
+            let starts: [() async throws -> RunningStore] = zip(user.stores, ports).map { store, port in
+                { try await startStore(data: store.data, configure: { $0.port = port }) }
+            }
+            try await withStarted(all: starts) { _ in
+                #expect(try await eventually(15) {
+                    let zero = try await payloadShas(user, 0, "counter", "/k")
+                    let one = try await payloadShas(user, 1, "counter", "/k")
+                    return zero.count == 6 && one.count == 6
+                })
+                for index in 0..<2 {
+                    let shas = try await payloadShas(user, index, "counter", "/k")
+                    #expect(Set(shas).count == 6, "store \(index) holds an op twice: \(shas)")
+                    #expect(try await user.client(index).value("counter", "/k").json?["value"] == 6)
+                }
+            }
         }
-        #expect(try await eventually(15) {
-            let zero = try await payloadShas(user, 0, "counter", "/k")
-            let one = try await payloadShas(user, 1, "counter", "/k")
-            return zero.count == 6 && one.count == 6
-        })
-        for index in 0..<2 {
-            let shas = try await payloadShas(user, index, "counter", "/k")
-            #expect(Set(shas).count == 6, "store \(index) holds an op twice: \(shas)")
-            #expect(try await user.client(index).value("counter", "/k").json?["value"] == 6)
-        }
-        restarted.process.kill9()
-        for store in back { await store.stop() }
-        await user.stop()
     }
 
     @Test func aReducerCopiedIntoRunningPluginDirectoriesServesItsTypeWithoutARestart() async throws {
         let plugins = try temporaryDirectory("plugins")
-        let user = try await EnrolledUser.start(stores: 1, configureStore: {
+        try await withEnrolledUser(stores: 1, configureStore: {
             $0.pluginDirectories = [Repository.plugins, plugins]
             $0.pluginPollMs = 100
-        })
-        let agent = try await AgentProcess.start(user, plugins: [plugins])
-        let before = try await agent.cli(["push", "main", "max", "/best", "5"])
-        #expect(before.status == 1)
-        #expect(before.errorLines.count == 1 && before.stderr.contains("StoreError:TypeNotRegistered"))
+        }) { user in
+            let agent = try await AgentProcess.start(user, plugins: [plugins])
+            defer { agent.process.kill9() }
+            let before = try await agent.cli(["push", "main", "max", "/best", "5"])
+            #expect(before.status == 1)
+            #expect(before.errorLines.count == 1 && before.stderr.contains("StoreError:TypeNotRegistered"))
 
-        let built = try shell("cc -shared -fPIC -O2 -I Plugins/include examples/reducer-c/max.c -o \(plugins)/.max.tmp && mv \(plugins)/.max.tmp \(plugins)/max.so")
-        #expect(built == 0)
-        #expect(try await eventually(10) { try await agent.cli(["push", "main", "max", "/best", "5"]).status == 0 })
-        #expect(try await agent.cli(["push", "main", "max", "/best", "3"]).out == "5")
-        #expect(try await agent.cli(["get", "main", "max", "/best"]).out == "5")
-        // The store validates and folds the new type too.
-        #expect(try await eventually(10) { try await user.client(0).value("max", "/best").json?["value"] == 5 })
-        let refused = try await agent.cli(["push", "main", "max", "/best", "\"five\""])
-        #expect(refused.status == 1 && refused.stderr.contains("StoreError:InvalidOp"))
-        agent.process.kill9()
-        await user.stop()
+            let built = try shell("cc -shared -fPIC -O2 -I Plugins/include examples/reducer-c/max.c -o \(plugins)/.max.tmp && mv \(plugins)/.max.tmp \(plugins)/max.so")
+            #expect(built == 0)
+            #expect(try await eventually(10) { try await agent.cli(["push", "main", "max", "/best", "5"]).status == 0 })
+            #expect(try await agent.cli(["push", "main", "max", "/best", "3"]).out == "5")
+            #expect(try await agent.cli(["get", "main", "max", "/best"]).out == "5")
+            // The store validates and folds the new type too.
+            #expect(try await eventually(10) { try await user.client(0).value("max", "/best").json?["value"] == 5 })
+            let refused = try await agent.cli(["push", "main", "max", "/best", "\"five\""])
+            #expect(refused.status == 1 && refused.stderr.contains("StoreError:InvalidOp"))
+        }
     }
 
     @Test func everyCLIErrorIsOneClearLineWithStatusOneOrTwo() async throws {
@@ -113,26 +114,26 @@ import TeaBagTestSupport
         #expect(notRunning.status == 1)
         #expect(notRunning.errorLines.count == 1 && notRunning.stderr.contains("no agent answers") && notRunning.stderr.contains("teabag dev"))
 
-        let user = try await EnrolledUser.start(stores: 1)
-        let agent = try await AgentProcess.start(user)
-        let unknownChannel = try await agent.cli(["get", "nope", "counter", "/x"])
-        #expect(unknownChannel.status == 1)
-        #expect(unknownChannel.errorLines.count == 1 && unknownChannel.stderr.contains("TableError:UnknownChannel"))
+        try await withEnrolledUser(stores: 1) { user in
+            let agent = try await AgentProcess.start(user)
+            defer { agent.process.kill9() }
+            let unknownChannel = try await agent.cli(["get", "nope", "counter", "/x"])
+            #expect(unknownChannel.status == 1)
+            #expect(unknownChannel.errorLines.count == 1 && unknownChannel.stderr.contains("TableError:UnknownChannel"))
 
-        let badJSON = try await agent.cli(["push", "main", "counter", "/x", "{oops"])
-        #expect(badJSON.status == 2)
-        #expect(badJSON.errorLines.count == 1 && badJSON.stderr.contains("not JSON"))
+            let badJSON = try await agent.cli(["push", "main", "counter", "/x", "{oops"])
+            #expect(badJSON.status == 2)
+            #expect(badJSON.errorLines.count == 1 && badJSON.stderr.contains("not JSON"))
 
-        let unknownType = try await agent.cli(["push", "main", "no-such-type", "/x", "1"])
-        #expect(unknownType.status == 1)
-        #expect(unknownType.errorLines.count == 1 && unknownType.stderr.contains("StoreError:TypeNotRegistered"))
+            let unknownType = try await agent.cli(["push", "main", "no-such-type", "/x", "1"])
+            #expect(unknownType.status == 1)
+            #expect(unknownType.errorLines.count == 1 && unknownType.stderr.contains("StoreError:TypeNotRegistered"))
 
-        let badPath = try await agent.cli(["get", "main", "counter", "/../.."])
-        #expect(badPath.status == 1 && badPath.errorLines.count == 1)
+            let badPath = try await agent.cli(["get", "main", "counter", "/../.."])
+            #expect(badPath.status == 1 && badPath.errorLines.count == 1)
 
-        let missing = try await teabag(["push", "--agent", agent.socket, "main", "counter"])
-        #expect(missing.status == 2)
-        agent.process.kill9()
-        await user.stop()
+            let missing = try await teabag(["push", "--agent", agent.socket, "main", "counter"])
+            #expect(missing.status == 2)
+        }
     }
 }

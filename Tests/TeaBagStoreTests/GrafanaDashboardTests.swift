@@ -39,20 +39,20 @@ import TeaBagTestSupport
     @Test func everyQueriedMetricExistsOnALiveTableOrStore() async throws {
         let queried = try Self.queriedMetrics()
         #expect(queried.count >= 8, "\(queried)")
-        let user = try await EnrolledUser.start()
-        // Traffic, so that the per-route series and the writer's histograms have samples.
-        #expect(try await user.client().push("counter", "/c", payloadOp(nowMs(), "g1", 1)).status == 200)
-        #expect(try await user.client().push("counter", "/c", payloadOp(nowMs(), "g1", 1)).status == 200)
-        #expect(try await user.client().push("counter", "/c", payloadOp(nowMs(), "g2", "x")).status == 400)
-        let storeMetrics = try await HTTP.get(user.store.url + "metrics").text
-        let tableMetrics = try await HTTP.get(user.table.url + "metrics").text
-        let exposed = Self.exposed(storeMetrics).union(Self.exposed(tableMetrics))
-        let missing = queried.subtracting(exposed).sorted()
-        #expect(missing.isEmpty, "queried but not on /metrics: \(missing)")
-        // And the outcomes the ops panel splits by are all there.
-        for outcome in ["accepted", "refused", "noop"] {
-            #expect(storeMetrics.contains("teabag_store_ops_total{") && storeMetrics.contains("outcome=\"\(outcome)\""))
+        try await withEnrolledUser { user in
+            // Traffic, so that the per-route series and the writer's histograms have samples.
+            #expect(try await user.client().push("counter", "/c", payloadOp(nowMs(), "g1", 1)).status == 200)
+            #expect(try await user.client().push("counter", "/c", payloadOp(nowMs(), "g1", 1)).status == 200)
+            #expect(try await user.client().push("counter", "/c", payloadOp(nowMs(), "g2", "x")).status == 400)
+            let storeMetrics = try await HTTP.get(user.store.url + "metrics").text
+            let tableMetrics = try await HTTP.get(user.table.url + "metrics").text
+            let exposed = Self.exposed(storeMetrics).union(Self.exposed(tableMetrics))
+            let missing = queried.subtracting(exposed).sorted()
+            #expect(missing.isEmpty, "queried but not on /metrics: \(missing)")
+            // And the outcomes the ops panel splits by are all there.
+            for outcome in ["accepted", "refused", "noop"] {
+                #expect(storeMetrics.contains("teabag_store_ops_total{") && storeMetrics.contains("outcome=\"\(outcome)\""))
+            }
         }
-        await user.stop()
     }
 }
