@@ -34,6 +34,8 @@ struct AgentShutdownOrderTests {
             let refusals = Locked<[String]>([])
             let answered = Locked(0)
             let stopping = Locked(false)
+            // A throw below must not leave the load retrying for ever.
+            defer { stopping.withLock { $0 = true } }
             let load = Task {
                 await withTaskGroup(of: Void.self) { group in
                     for _ in 0..<4 {
