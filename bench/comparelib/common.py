@@ -28,6 +28,16 @@ ANALYSIS_START, ANALYSIS_END = "<!-- analysis:start -->", "<!-- analysis:end -->
 OP_LIKE = '{"date":1795800000000,"sha":"0123456789abcdef-000001","payload":1}'
 
 
+def kept_analysis(path: str, placeholder: str = "") -> str:
+    """The hand-written section between ANALYSIS_START and ANALYSIS_END of a
+    report about to be rewritten (markers included), else `placeholder`."""
+    if not os.path.exists(path):
+        return placeholder
+    text = open(path).read()
+    start, end = text.find(ANALYSIS_START), text.find(ANALYSIS_END)
+    return text[start:end + len(ANALYSIS_END)] if 0 <= start < end else placeholder
+
+
 def say(line: str = "") -> None:
     print(line, flush=True)
 

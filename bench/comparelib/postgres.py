@@ -21,9 +21,9 @@ import subprocess
 import tempfile
 import time
 
-from .common import CHILDREN, DOCS, ROOT, STORE_KEY, TABLE_KEY, free_port, http_json, say, wait_for_line
+from .common import CHILDREN, ROOT, free_port, kept_analysis, say
 from .loads import lua_file, lua_teabag_batch, lua_teabag_single, wrk
-from .servers import TeaBag
+from .servers import TeaBag, create_user, enroll, start_store, start_table
 
 
 class Cluster:
@@ -57,25 +57,6 @@ class Cluster:
         subprocess.run(self.as_owner + [self.bin + "/pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"], capture_output=True)
 
 
-def start_store(binary: str, tmp: str, name: str, database: str | None, conf: str) -> tuple[str, subprocess.Popen]:
-    log = os.path.join(tmp, f"store-{name}.log")
-    env = {"TEABAG_STORE_DURABILITY": "normal"}
-    if database:
-        env["TEABAG_STORE_DATABASE"] = database
-    proc = CHILDREN.start([binary, "store", "--config", conf, "--host", "127.0.0.1", "--port", "0",
-                           "--data", os.path.join(tmp, f"store-{name}"), "--key", STORE_KEY,
-                           "--plugins", os.path.join(ROOT, "Plugins")], log=log, env=env)
-    return wait_for_line(log, "teabag store listening on ", proc).rstrip("/") + "/", proc
-
-
-def start_table(binary: str, tmp: str, name: str, database: str, conf: str) -> tuple[str, subprocess.Popen]:
-    log = os.path.join(tmp, f"table-{name}.log")
-    proc = CHILDREN.start([binary, "table", "--config", conf, "--host", "127.0.0.1", "--port", "0",
-                           "--data", os.path.join(tmp, f"table-{name}"), "--key", TABLE_KEY], log=log,
-                          env={"TEABAG_TABLE_DATABASE": database})
-    return wait_for_line(log, "teabag table listening on ", proc).rstrip("/") + "/", proc
-
-
 def split(urls: list[str], procs: list[subprocess.Popen], script: str, connections: int, seconds: float, per_request: int = 1):
     """wrk against each URL at once, the connections split evenly; summed rate, worst p50/p99, summed cores."""
     with concurrent.futures.ThreadPoolExecutor(len(urls)) as pool:
@@ -92,11 +73,11 @@ def main(binary: str, seconds: float, out: str) -> None:
     try:
         say(f"PostgreSQL {os.path.basename(os.path.dirname(cluster.bin))} on 127.0.0.1:{cluster.port}")
         tb = TeaBag(binary, tmp)  # the table the stores enroll with (SQLite)
-        sqlite_url, sqlite_proc = start_store(binary, tmp, "sqlite", None, tb.conf)
+        sqlite_url, sqlite_proc = start_store(binary, tmp, tb.conf, "sqlite")
         sqlite_token = tb.enroll(sqlite_url)
         store_db = cluster.database("bench_store")
-        a_url, a_proc = start_store(binary, tmp, "pg-a", store_db, tb.conf)
-        b_url, b_proc = start_store(binary, tmp, "pg-b", store_db, tb.conf)
+        a_url, a_proc = start_store(binary, tmp, tb.conf, "pg-a", database=store_db)
+        b_url, b_proc = start_store(binary, tmp, tb.conf, "pg-b", database=store_db)
         pg_token = tb.enroll(a_url)  # B serves the same store: the same users, tokens and oplogs
 
         single = lambda token: lua_file(tmp, f"single-{token[-6:]}", lua_teabag_single(token))
@@ -114,14 +95,10 @@ def main(binary: str, seconds: float, out: str) -> None:
 
         # The table's check on its own database: SQLite (tb.table) beside two tables over PostgreSQL.
         table_db = cluster.database("bench_table")
-        t1_url, t1_proc = start_table(binary, tmp, "pg-1", table_db, tb.conf)
-        t2_url, t2_proc = start_table(binary, tmp, "pg-2", table_db, tb.conf)
-        http_json("PUT", t1_url + "admin/user/1/master/secret", basic=("admin", TABLE_KEY))
-        admin = ("admin", STORE_KEY)
-        code = http_json("GET", sqlite_url + "admin/user/1/code", basic=admin)["code"]
-        http_json("POST", t1_url + "user/1/table/main/store?master=secret", body={"store_url": sqlite_url + "user/1/", "code": code})
-        session = http_json("GET", t1_url + "user/1/session/new?master=secret&timeout=86400000")["session_token"]
-        pg_check_token = next(iter(http_json("GET", t1_url + f"user/1/table?session_token={session}")["main"].values()))["store_token"]
+        t1_url, t1_proc = start_table(binary, tmp, tb.conf, "table-pg-1", table_db)
+        t2_url, t2_proc = start_table(binary, tmp, tb.conf, "table-pg-2", table_db)
+        create_user(t1_url)
+        pg_check_token = enroll(t1_url, sqlite_url)  # t2 serves the same table: the same sessions and tokens
         for name, urls, procs, token in [("SQLite", [tb.table_url], [tb.table], sqlite_token),
                                          ("PostgreSQL, 1 instance", [t1_url], [t1_proc], pg_check_token),
                                          ("PostgreSQL, 2 instances", [t1_url, t2_url], [t1_proc, t2_proc], pg_check_token)]:
@@ -136,11 +113,7 @@ def main(binary: str, seconds: float, out: str) -> None:
 
 
 def write(out: str, rows, started: str, binary: str, seconds: float) -> None:
-    kept = ""
-    if os.path.exists(out):
-        text = open(out).read()
-        if "<!-- notes:start -->" in text and "<!-- notes:end -->" in text:
-            kept = text[text.index("<!-- notes:start -->"):text.index("<!-- notes:end -->") + len("<!-- notes:end -->")]
+    kept = kept_analysis(out)
     cpus = os.cpu_count()
     lines = [
         "# PostgreSQL beside SQLite (issue 17)", "",

@@ -9,7 +9,7 @@ import statistics
 import subprocess
 from typing import Callable
 
-from .common import ANALYSIS_END, ANALYSIS_START, ROOT, say
+from .common import ANALYSIS_END, ANALYSIS_START, ROOT, kept_analysis, say
 from .loads import Sample
 from .runs import Results, describe
 
@@ -243,13 +243,8 @@ def errors_note(results: Results, prefix: str) -> list[str]:
 
 
 def existing_analysis(path: str) -> str:
-    placeholder = (f"{ANALYSIS_START}\n## Where the time goes\n\n(No analysis written yet: profile the missed goals and "
-                   f"write it here; bench/compare keeps this section.)\n{ANALYSIS_END}")
-    if not os.path.exists(path):
-        return placeholder
-    text = open(path).read()
-    start, end = text.find(ANALYSIS_START), text.find(ANALYSIS_END)
-    return text[start:end + len(ANALYSIS_END)] if 0 <= start < end else placeholder
+    return kept_analysis(path, f"{ANALYSIS_START}\n## Where the time goes\n\n(No analysis written yet: profile the missed goals and "
+                               f"write it here; bench/compare keeps this section.)\n{ANALYSIS_END}")
 
 
 def plots(results: Results, directory: str) -> None:

@@ -77,6 +77,48 @@ class Store:
     proc: subprocess.Popen
 
 
+def start_table(binary: str, tmp: str, conf: str, name: str = "table", database: str | None = None) -> tuple[str, subprocess.Popen]:
+    """`teabag table` on a free port (on `database`, a PostgreSQL URL, when given): its URL and process."""
+    log = os.path.join(tmp, f"{name}.log")
+    proc = CHILDREN.start([binary, "table", "--config", conf, "--host", "127.0.0.1", "--port", "0",
+                           "--data", os.path.join(tmp, name), "--key", TABLE_KEY], log=log,
+                          env={"TEABAG_TABLE_DATABASE": database} if database else None)
+    return wait_for_line(log, "teabag table listening on ", proc).rstrip("/") + "/", proc
+
+
+def start_store(binary: str, tmp: str, conf: str, name: str, durability: str = "normal",
+                database: str | None = None) -> tuple[str, subprocess.Popen]:
+    """`teabag store` on a free port (on `database` when given): its URL and process."""
+    log = os.path.join(tmp, f"store-{name}.log")
+    env = {"TEABAG_STORE_DURABILITY": durability}
+    if database:
+        env["TEABAG_STORE_DATABASE"] = database
+    proc = CHILDREN.start([binary, "store", "--config", conf, "--host", "127.0.0.1", "--port", "0",
+                           "--data", os.path.join(tmp, f"store-{name}"), "--key", STORE_KEY,
+                           "--plugins", os.path.join(ROOT, "Plugins")], log=log, env=env)
+    return wait_for_line(log, "teabag store listening on ", proc).rstrip("/") + "/", proc
+
+
+def enroll(table_url: str, store_url: str) -> str:
+    """docs/protocol.md#enrollment for user 1 (master `secret`): the store token of `store_url`."""
+    admin = ("admin", STORE_KEY)
+    http_json("PUT", store_url + "admin/user/1", basic=admin)
+    code = http_json("GET", store_url + "admin/user/1/code", basic=admin)["code"]
+    http_json("POST", table_url + "user/1/table/main/store?master=secret",
+              body={"store_url": store_url + "user/1/", "code": code})
+    session = http_json("GET", table_url + "user/1/session/new?master=secret&timeout=86400000")["session_token"]
+    mount = http_json("GET", table_url + f"user/1/table?session_token={session}")
+    for entry in mount["main"].values():
+        if entry["url"] == store_url + "user/1/":
+            return entry["store_token"]
+    raise RunError(f"no store token for {store_url} in the mount table of {table_url}")
+
+
+def create_user(table_url: str) -> None:
+    """User 1 with master `secret`."""
+    http_json("PUT", table_url + "admin/user/1/master/secret", basic=("admin", TABLE_KEY))
+
+
 class TeaBag:
     """`teabag table` and any number of `teabag store` processes, user 1
     enrolled into channel `main` of each through the real admin routes."""
@@ -87,34 +129,15 @@ class TeaBag:
         os.makedirs(self.conf, exist_ok=True)
         with open(os.path.join(self.conf, "10-compare.yaml"), "w") as f:
             f.write("table:\n  master_hash_rounds: 1000\n  log_level: warning\nstore:\n  log_level: warning\n")
-        log = os.path.join(tmp, "table.log")
-        self.table = CHILDREN.start([binary, "table", "--config", self.conf, "--host", "127.0.0.1", "--port", "0",
-                                     "--data", os.path.join(tmp, "table"), "--key", TABLE_KEY], log=log)
-        self.table_url = wait_for_line(log, "teabag table listening on ", self.table).rstrip("/") + "/"
-        http_json("PUT", self.table_url + "admin/user/1/master/secret", basic=("admin", TABLE_KEY))
+        self.table_url, self.table = start_table(binary, tmp, self.conf)
+        create_user(self.table_url)
 
     def store(self, name: str, durability: str) -> Store:
-        log = os.path.join(self.tmp, f"store-{name}.log")
-        proc = CHILDREN.start([self.binary, "store", "--config", self.conf, "--host", "127.0.0.1", "--port", "0",
-                               "--data", os.path.join(self.tmp, f"store-{name}"), "--key", STORE_KEY,
-                               "--plugins", os.path.join(ROOT, "Plugins")],
-                              log=log, env={"TEABAG_STORE_DURABILITY": durability})
-        url = wait_for_line(log, "teabag store listening on ", proc).rstrip("/") + "/"
+        url, proc = start_store(self.binary, self.tmp, self.conf, name, durability)
         return Store(name, url, self.enroll(url), proc)
 
     def enroll(self, store_url: str) -> str:
-        """SPEC §2.4 for user 1: the store token of `store_url`."""
-        admin = ("admin", STORE_KEY)
-        http_json("PUT", store_url + "admin/user/1", basic=admin)
-        code = http_json("GET", store_url + "admin/user/1/code", basic=admin)["code"]
-        http_json("POST", self.table_url + "user/1/table/main/store?master=secret",
-                  body={"store_url": store_url + "user/1/", "code": code})
-        session = http_json("GET", self.table_url + "user/1/session/new?master=secret&timeout=86400000")["session_token"]
-        mount = http_json("GET", self.table_url + f"user/1/table?session_token={session}")
-        for entry in mount["main"].values():
-            if entry["url"] == store_url + "user/1/":
-                return entry["store_token"]
-        raise RunError(f"no store token for {store_url} in the mount table")
+        return enroll(self.table_url, store_url)
 
 
 def start_nginx(tmp: str) -> tuple[str, subprocess.Popen]:
