@@ -171,7 +171,7 @@ extension Simulation {
         let client = clients[c]
         guard let engine = client.engine, client.streams[s].up, client.streams[s].epoch == epoch else { return }
         note { "c\(c) ⇐ s\(s) stream #\(entry.id) \(entry.key.path) \(Self.describe(entry.op))" }
-        engine.streamed(store: storeNames[s], key: entry.key, op: entry.op)
+        engine.streamed(store: storeNames[s], key: entry.key, op: entry.op, now: client.now(time))
         client.streams[s].cursor = entry.id
         pump(c)
     }

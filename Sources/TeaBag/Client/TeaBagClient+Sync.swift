@@ -230,7 +230,7 @@ extension TeaBagClient {
             engine.streamConnected(store: store, resumed: resumed)
         case .op(let key, let op):
             receivedOps += 1
-            engine.streamed(store: store, key: key, op: op)
+            engine.streamed(store: store, key: key, op: op, now: correctedNow())
         case .resync:
             engine.streamResync(store: store)
         case .disconnected(let error):

@@ -194,6 +194,7 @@ public final class ChannelSync {
         var out: [SyncRequest] = []
         prune(now: now)
         for store in stores {
+            for key in links[store]?.relays.takeDue(now: now) ?? [] { links[store]!.needsSync.insert(key) }
             guard var link = links[store], link.isReady(now: now) else { continue }
             if !link.delivering, let outbox = outboxes[store], !outbox.isEmpty {
                 link.delivering = true
@@ -221,9 +222,10 @@ public final class ChannelSync {
         return out
     }
 
-    /// The earliest time a store that failed may be asked again (nil: none waits).
+    /// The earliest time a store that failed may be asked again, or a relay
+    /// falls due (nil: none waits).
     public func nextRetry(now: Int64) -> Int64? {
-        links.values.filter { !$0.isReady(now: now) }.map(\.retryAt).min()
+        links.values.compactMap { $0.isReady(now: now) ? $0.relays.nextDue : $0.retryAt }.min()
     }
 
     /// What `store` lacks of the local oplogs whose keys changed: other
@@ -362,7 +364,7 @@ public final class ChannelSync {
 
     // MARK: streams
 
-    public func streamed(store: String, key: PathKey, op: Op) {
+    public func streamed(store: String, key: PathKey, op: Op, now: Int64) {
         if paths[key] == nil {
             guard policy.followStreamedPaths else { return }
             startHolding(key)
@@ -370,7 +372,7 @@ public final class ChannelSync {
         paths[key]!.learnStreamed(op, at: store)
         links[store]?.needsSync.insert(key)
         pruneCandidates.insert(key)
-        mergeIntoLocal(key, [op])
+        mergeIntoLocal(key, [op], relayedFrom: (store, now))
     }
 
     /// The stream of `store` (re)connected; unless it resumed where it left
@@ -434,8 +436,10 @@ public final class ChannelSync {
     // MARK: local state
 
     /// Merges store ops into the local oplog; true when the value was refreshed.
+    /// `relayedFrom`: they came on that store's stream at that time, and the
+    /// other stores are compared only after `relayDelayMs`.
     @discardableResult
-    private func mergeIntoLocal(_ key: PathKey, _ ops: [Op]) -> Bool {
+    private func mergeIntoLocal(_ key: PathKey, _ ops: [Op], relayedFrom: (store: String, now: Int64)? = nil) -> Bool {
         var changed = false
         var appendedOnly = true
         for op in ops {
@@ -448,18 +452,25 @@ public final class ChannelSync {
         }
         guard changed else { return false }
         if ops.count == 1, appendedOnly, let op = ops.first, !op.isValueOp {
-            localChanged(key, appended: op)
+            localChanged(key, appended: op, relayedFrom: relayedFrom)
         } else {
-            localChanged(key)
+            localChanged(key, relayedFrom: relayedFrom)
         }
         return true
     }
 
-    /// After any change of a local oplog: new value, sync everywhere, maybe prune.
-    private func localChanged(_ key: PathKey, appended: Op? = nil) {
+    /// After any change of a local oplog: new value, sync everywhere (after
+    /// the relay delay for the stores other than `relayedFrom`'s), maybe prune.
+    private func localChanged(_ key: PathKey, appended: Op? = nil, relayedFrom: (store: String, now: Int64)? = nil) {
         dirtyOplogs.insert(key)
         pruneCandidates.insert(key)
-        for store in stores { links[store]?.needsSync.insert(key) }
+        for store in stores {
+            if let relayedFrom, store != relayedFrom.store, policy.relayDelayMs > 0 {
+                links[store]?.relays.add(key, due: relayedFrom.now + policy.relayDelayMs)
+            } else {
+                links[store]?.needsSync.insert(key)
+            }
+        }
         if paths[key]!.loaded { refreshValue(key, announce: true, appended: appended) }
     }
 
