@@ -182,7 +182,7 @@ public final class ChannelSync {
         paths[key]!.loaded = true
         // Appended at the end (the usual case): fold just this op onto the value.
         let appended = merged == .added && Bytewise.equal(paths[key]!.local.ops.last?.sha, op.sha)
-        localChanged(key, appended: appended ? op : nil)
+        localChanged(key, appended: appended ? op : nil, compare: .ownWrite(outboxes: write.stores))
         return paths[key]!.stale ? nil : paths[key]!.value
     }
 
@@ -245,7 +245,10 @@ public final class ChannelSync {
             // The base, then the payload ops, without building `wire` (a copy
             // of every op): this runs at every pump for each changed path.
             func consider(_ op: Op) {
-                if ownWaiting && op.node == ownNode { return }
+                if ownWaiting && op.node == ownNode {
+                    link.heldBack.insert(key)
+                    return
+                }
                 if !refused.isEmpty && refused.contains(op.sha) { return }
                 if MergeRules.decide(op, base: mirror.base, alreadyHeld: mirror.holds(sha: op.sha)) != .noop { wanted.append(op) }
             }
@@ -318,7 +321,6 @@ public final class ChannelSync {
             case .accepted(let noop):
                 done.append(entry.seq)
                 if !noop { paths[entry.key]?.learnAccepted(entry.op, at: store) }
-                link.needsSync.insert(entry.key)
                 pruneCandidates.insert(entry.key)
             case .refused(let error):
                 refuseOwn(entry, error)
@@ -332,6 +334,10 @@ public final class ChannelSync {
             // Durable first: a crash between the two resends, and a resend is a noop.
             try? storage.dequeue(channel: channel, store: store, seqs: done)
             removeFromOutbox(store: store, seqs: Set(done))
+            // Own ops sync held back while these waited may go now.
+            for entry in entries where ownWaiting[store]?[entry.key] == nil && link.heldBack.remove(entry.key) != nil {
+                link.needsSync.insert(entry.key)
+            }
         }
         if let retry { link.failed(retry, now: now, policy: policy) } else { link.succeeded() }
     }
@@ -369,10 +375,14 @@ public final class ChannelSync {
             guard policy.followStreamedPaths else { return }
             startHolding(key)
         }
+        // The store's mirror only grew (or dropped ops its new base covers):
+        // it lacks nothing it did not lack before, so it is not compared
+        // again; the other stores are, after the relay delay, if the op
+        // changed the local oplog. Comparing at every event was a scan of
+        // the path per store per op (an own op coming back, most often).
         paths[key]!.learnStreamed(op, at: store)
-        links[store]?.needsSync.insert(key)
         pruneCandidates.insert(key)
-        mergeIntoLocal(key, [op], relayedFrom: (store, now))
+        mergeIntoLocal(key, [op], compare: .relayed(from: store, now: now))
     }
 
     /// The stream of `store` (re)connected; unless it resumed where it left
@@ -436,10 +446,8 @@ public final class ChannelSync {
     // MARK: local state
 
     /// Merges store ops into the local oplog; true when the value was refreshed.
-    /// `relayedFrom`: they came on that store's stream at that time, and the
-    /// other stores are compared only after `relayDelayMs`.
     @discardableResult
-    private func mergeIntoLocal(_ key: PathKey, _ ops: [Op], relayedFrom: (store: String, now: Int64)? = nil) -> Bool {
+    private func mergeIntoLocal(_ key: PathKey, _ ops: [Op], compare: Comparison = .everywhere) -> Bool {
         var changed = false
         var appendedOnly = true
         for op in ops {
@@ -452,22 +460,39 @@ public final class ChannelSync {
         }
         guard changed else { return false }
         if ops.count == 1, appendedOnly, let op = ops.first, !op.isValueOp {
-            localChanged(key, appended: op, relayedFrom: relayedFrom)
+            localChanged(key, appended: op, compare: compare)
         } else {
-            localChanged(key, relayedFrom: relayedFrom)
+            localChanged(key, compare: compare)
         }
         return true
     }
 
-    /// After any change of a local oplog: new value, sync everywhere (after
-    /// the relay delay for the stores other than `relayedFrom`'s), maybe prune.
-    private func localChanged(_ key: PathKey, appended: Op? = nil, relayedFrom: (store: String, now: Int64)? = nil) {
+    /// Which stores a change of a local oplog is compared with.
+    enum Comparison {
+        /// Every store, now.
+        case everywhere
+        /// An op from `from`'s stream: the other stores after the relay
+        /// delay; `from` not at all, as it holds the op and its mirror only
+        /// grew (or dropped ops its new base covers), so it lacks nothing
+        /// it did not lack before.
+        case relayed(from: String, now: Int64)
+        /// An own write: the stores whose outbox took it get it from there
+        /// (and lack nothing else they did not lack before); a store that
+        /// joined since the write was prepared, now.
+        case ownWrite(outboxes: [String])
+    }
+
+    /// After any change of a local oplog: new value, sync (see `Comparison`), maybe prune.
+    private func localChanged(_ key: PathKey, appended: Op? = nil, compare: Comparison = .everywhere) {
         dirtyOplogs.insert(key)
         pruneCandidates.insert(key)
         for store in stores {
-            if let relayedFrom, store != relayedFrom.store, policy.relayDelayMs > 0 {
-                links[store]?.relays.add(key, due: relayedFrom.now + policy.relayDelayMs)
-            } else {
+            switch compare {
+            case .relayed(let from, let now) where policy.relayDelayMs > 0:
+                if store != from { links[store]?.relays.add(key, due: now + policy.relayDelayMs) }
+            case .ownWrite(let outboxes) where outboxes.contains(store):
+                break
+            default:
                 links[store]?.needsSync.insert(key)
             }
         }

@@ -13,6 +13,9 @@ struct StoreLink {
     var lastError: TeaBagError?
     /// Keys whose local oplog or mirror changed: compare them at the next chance.
     var needsSync: Set<PathKey> = []
+    /// Keys whose own ops sync skipped because some waited in this store's
+    /// outbox: compared again once none waits.
+    var heldBack: Set<PathKey> = []
     /// Keys whose mirror of this store is unknown: fetch them.
     var needsFetch: Set<PathKey> = []
     /// Keys changed by another store's stream, compared with this store
