@@ -81,13 +81,13 @@ struct AgentBenchRun {
 
         // 2. Local API rates on A (durability normal).
         for i in 0..<200 { _ = try await a.push("/bench/\(i % 100)") }  // warm-up, paths created
-        f.pushSeq = try await RateRun.sequential(sequential, process: agentA, other: agentB, servers: serverCPU) { i in try await a.push("/bench/\(i % 100)") }
+        f.pushSeq = try await RateRun.sequential(sequential, socket: socketA, process: agentA, other: agentB, servers: serverCPU) { a, i in try a.push("/bench/\(i % 100)") }
         say("push, sequential: \(f.pushSeq.summary)")
-        f.pushConc = try await RateRun.concurrent(workers, seconds: seconds, process: agentA, other: agentB, servers: serverCPU) { i in try await a.push("/bench/\(i % 100)") }
+        f.pushConc = try await RateRun.concurrent(workers, seconds: seconds, socket: socketA, process: agentA, other: agentB, servers: serverCPU) { a, i in try a.push("/bench/\(i % 100)") }
         say("push, \(workers) concurrent: \(f.pushConc.summary)")
-        f.getSeq = try await RateRun.sequential(sequential, process: agentA, other: agentB, servers: serverCPU) { i in try await a.get("/bench/\(i % 100)") }
+        f.getSeq = try await RateRun.sequential(sequential, socket: socketA, process: agentA, other: agentB, servers: serverCPU) { a, i in try a.get("/bench/\(i % 100)") }
         say("get, sequential: \(f.getSeq.summary)")
-        f.getConc = try await RateRun.concurrent(workers, seconds: seconds, process: agentA, other: agentB, servers: serverCPU) { i in try await a.get("/bench/\(i % 100)") }
+        f.getConc = try await RateRun.concurrent(workers, seconds: seconds, socket: socketA, process: agentA, other: agentB, servers: serverCPU) { a, i in try a.get("/bench/\(i % 100)") }
         say("get, \(workers) concurrent: \(f.getConc.summary)")
         // Every push is accounted for: the paths sum to all pushes made.
         let pushed = 200 + f.pushSeq.count + f.pushConc.count
@@ -101,20 +101,24 @@ struct AgentBenchRun {
         let (agentC, socketC) = try agent("c", conf: "/conf-full")
         let c = AgentAPI(http: http, socket: socketC)
         for i in 0..<100 { _ = try await c.push("/full/\(i)") }
-        f.fullSeq = try await RateRun.sequential(Swift.min(sequential, 2_000), process: agentC, other: agentB, servers: serverCPU) { i in try await c.push("/full/\(i % 100)") }
+        f.fullSeq = try await RateRun.sequential(Swift.min(sequential, 2_000), socket: socketC, process: agentC, other: agentB, servers: serverCPU) { c, i in try c.push("/full/\(i % 100)") }
         say("push, durability full, sequential: \(f.fullSeq.summary)")
-        f.fullConc = try await RateRun.concurrent(workers, seconds: seconds, process: agentC, other: agentB, servers: serverCPU) { i in try await c.push("/full/\(i % 100)") }
+        f.fullConc = try await RateRun.concurrent(workers, seconds: seconds, socket: socketC, process: agentC, other: agentB, servers: serverCPU) { c, i in try c.push("/full/\(i % 100)") }
         say("push, durability full, \(workers) concurrent: \(f.fullConc.summary)")
         agentC.stop()
 
         // 4. End to end: push on A → B's watch.
         let watchB = try await SSEWatch.open(apiB, path: "/lat")
+        // The push made like the rate runs' (a blocking write and read on
+        // this thread: nothing else runs in this process meanwhile but B's
+        // watch, on NIO's threads), so the figure is not the HTTP client's.
+        let latencyConnection = try UnixSocketConnection(socketA)
         let warmup = 20
         var api: [Duration] = [], apiCall: [Duration] = []
         let watchdog = Watchdog("latency", seconds: 120 + Double(bench.pushes) / 5, note: " (the agents are left running: stop them by PID)")
         for i in 0..<(warmup + bench.pushes) {
             let start = ContinuousClock.now
-            let value = try await a.push("/lat")
+            let value = try latencyConnection.push("/lat")
             let answered = ContinuousClock.now
             let arrival = try await watchB.until(value)
             if i >= warmup {
@@ -172,12 +176,13 @@ struct AgentBenchRun {
         // 6. The same push rates on `teabag dev` (everything in one process).
         let dev = try AgentBenchProcess.start(binary, ["dev", "--data", directory + "/dev", "--port", "0"], log: directory + "/dev.log")
         processes.append(dev)
-        let devAPI = AgentAPI(http: http, socket: try dev.wait(for: "teabag agent listening on unix:", seconds: 60))
+        let devSocket = try dev.wait(for: "teabag agent listening on unix:", seconds: 60)
+        let devAPI = AgentAPI(http: http, socket: devSocket)
         for i in 0..<200 { _ = try await devAPI.push("/bench/\(i % 100)") }
         let none = { 0.0 }
-        f.devSeq = try await RateRun.sequential(sequential, process: dev, other: dev, servers: none) { i in try await devAPI.push("/bench/\(i % 100)") }
+        f.devSeq = try await RateRun.sequential(sequential, socket: devSocket, process: dev, other: dev, servers: none) { d, i in try d.push("/bench/\(i % 100)") }
         say("teabag dev: push, sequential: \(f.devSeq.summary)")
-        f.devConc = try await RateRun.concurrent(workers, seconds: seconds, process: dev, other: dev, servers: none) { i in try await devAPI.push("/bench/\(i % 100)") }
+        f.devConc = try await RateRun.concurrent(workers, seconds: seconds, socket: devSocket, process: dev, other: dev, servers: none) { d, i in try d.push("/bench/\(i % 100)") }
         say("teabag dev: push, \(workers) concurrent: \(f.devConc.summary)")
         // No agent B here: its column stays empty.
         f.devSeq.cpuB = 0

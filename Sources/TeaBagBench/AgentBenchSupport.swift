@@ -160,50 +160,51 @@ struct RateRun {
         return "| \(name) | \(rateText) | \(q.p50) | \(q.p99) | \(q.max) | \(String(format: "%.2f / %.2f / %.2f / %.2f", cpu, cpuB, cpuServers, cpuBench)) |"
     }
 
-    static func sequential(_ n: Int, process: AgentBenchProcess, other: AgentBenchProcess, servers: () -> Double,
-                           _ body: (Int) async throws -> Double) async throws -> RateRun {
-        var run = RateRun()
-        run.latencies.reserveCapacity(n)
-        let cpuStart = process.cpuSeconds(), cpuBStart = other.cpuSeconds(), benchStart = AgentBenchProcess.selfCPUSeconds()
-        let serversStart = servers()
-        let start = ContinuousClock.now
-        for i in 0..<n {
-            let t = ContinuousClock.now
-            _ = try await body(i)
-            run.latencies.append(ContinuousClock.now - t)
+    /// `n` requests one after another on one connection to `socket`.
+    static func sequential(_ n: Int, socket: String, process: AgentBenchProcess, other: AgentBenchProcess, servers: () -> Double,
+                           _ body: @escaping @Sendable (UnixSocketConnection, Int) throws -> Double) async throws -> RateRun {
+        try await measure(process: process, other: other, servers: servers) {
+            try await ThreadedLoad.run(1, socket: socket) { _, connection in
+                var mine: [Duration] = []
+                mine.reserveCapacity(n)
+                for i in 0..<n {
+                    let t = ContinuousClock.now
+                    _ = try body(connection, i)
+                    mine.append(ContinuousClock.now - t)
+                }
+                return mine
+            }[0]
         }
-        run.elapsed = Quantiles.seconds(ContinuousClock.now - start)
-        run.cpu = (process.cpuSeconds() - cpuStart) / run.elapsed
-        run.cpuB = (other.cpuSeconds() - cpuBStart) / run.elapsed
-        run.cpuBench = (AgentBenchProcess.selfCPUSeconds() - benchStart) / run.elapsed
-        run.cpuServers = (servers() - serversStart) / run.elapsed
-        run.count = n
-        return run
     }
 
-    static func concurrent(_ workers: Int, seconds: Double, process: AgentBenchProcess, other: AgentBenchProcess, servers: () -> Double,
-                           _ body: @escaping @Sendable (Int) async throws -> Double) async throws -> RateRun {
+    /// `workers` connections to `socket`, each sending its next request
+    /// when the previous answered, for `seconds`.
+    static func concurrent(_ workers: Int, seconds: Double, socket: String, process: AgentBenchProcess, other: AgentBenchProcess,
+                           servers: () -> Double, _ body: @escaping @Sendable (UnixSocketConnection, Int) throws -> Double) async throws -> RateRun {
+        try await measure(process: process, other: other, servers: servers) {
+            let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+            return try await ThreadedLoad.run(workers, socket: socket) { w, connection in
+                var mine: [Duration] = []
+                var i = w
+                while ContinuousClock.now < deadline {
+                    let t = ContinuousClock.now
+                    _ = try body(connection, i)
+                    mine.append(ContinuousClock.now - t)
+                    i += workers
+                }
+                return mine
+            }.flatMap { $0 }
+        }
+    }
+
+    /// The latencies `load` returns, with the time it took and the cores each process was busy meanwhile.
+    private static func measure(process: AgentBenchProcess, other: AgentBenchProcess, servers: () -> Double,
+                                _ load: () async throws -> [Duration]) async throws -> RateRun {
         var run = RateRun()
         let cpuStart = process.cpuSeconds(), cpuBStart = other.cpuSeconds(), benchStart = AgentBenchProcess.selfCPUSeconds()
         let serversStart = servers()
         let start = ContinuousClock.now
-        let deadline = start + .milliseconds(Int(seconds * 1000))
-        try await withThrowingTaskGroup(of: [Duration].self) { group in
-            for w in 0..<workers {
-                group.addTask {
-                    var mine: [Duration] = []
-                    var i = w
-                    while ContinuousClock.now < deadline {
-                        let t = ContinuousClock.now
-                        _ = try await body(i)
-                        mine.append(ContinuousClock.now - t)
-                        i += workers
-                    }
-                    return mine
-                }
-            }
-            for try await mine in group { run.latencies += mine }
-        }
+        run.latencies = try await load()
         run.elapsed = Quantiles.seconds(ContinuousClock.now - start)
         run.cpu = (process.cpuSeconds() - cpuStart) / run.elapsed
         run.cpuB = (other.cpuSeconds() - cpuBStart) / run.elapsed

@@ -66,8 +66,11 @@ struct AgentReport {
         the push rates of the one-process setup.
 
         All stopped by PID (SIGTERM). CPU in all (the middle run): A \(Self.f(cpu.cpuA)) s, B \(Self.f(cpu.cpuB)) s, \
-        table and stores \(Self.f(cpu.cpuServers)) s. The bench talks to the agents over their Unix sockets \
-        with AsyncHTTPClient (`http+unix://<socket>/v1/…`, keep-alive connections). Everything, bench included, shares \
+        table and stores \(Self.f(cpu.cpuServers)) s. The bench talks to the agents over their Unix sockets: \
+        the rate runs and the timed pushes with one blocking keep-alive HTTP/1.1 connection per worker, each worker on \
+        its own thread (`UnixSocketLoad.swift`; AsyncHTTPClient, used before 2026-12-03 17:10, took 1.3 cores at 16 \
+        readers and added about 0.5 ms to each request), the watches and checks with AsyncHTTPClient \
+        (`http+unix://<socket>/v1/…`). Everything, bench included, shares \
         the machine's \(ProcessInfo.processInfo.activeProcessorCount) cores.
 
         ## Local API rates
