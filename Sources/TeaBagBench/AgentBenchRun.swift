@@ -157,7 +157,7 @@ struct AgentBenchRun {
         // 5. Sustained pushes on A, then the memory of held paths on a fresh agent D.
         let stored = StoreReader(http: http, tableURL: tableURL, master: cluster.master, storeURLs: storeURLs)
         if bench.sustainSeconds > 0 {
-            f.sustained = try await SustainedRun.measure(a, process: agentA, rate: bench.sustainRate, seconds: bench.sustainSeconds, stores: stored)
+            f.sustained = try await SustainedRun.measure(a, socket: socketA, process: agentA, rate: bench.sustainRate, seconds: bench.sustainSeconds, stores: stored)
             say("sustained: \(f.sustained!.summary)")
         }
         if bench.heldPaths > 0 {

@@ -35,7 +35,9 @@ struct SustainedRun {
         "\(AgentBench.grouped(made)) pushes in \(String(format: "%.1f", elapsed)) s (\(AgentBench.grouped(Int(achieved)))/s of \(AgentBench.grouped(Int(rate)))/s asked), p50 \(latency.p50) p99 \(latency.p99); outbox at most \(AgentBench.grouped(maxOutbox)), drained \(drainedText) after the end; stores hold \(storeSums.map { AgentBench.grouped(Int($0)) }) ops; agent \(String(format: "%.2f", cpu)) cores busy"
     }
 
-    static func measure(_ agent: AgentAPI, process: AgentBenchProcess, rate: Double, seconds: Double,
+    /// The pushes go over `socket` (blocking connections, one thread per
+    /// worker, as the rate runs'); the outbox is read through `agent`.
+    static func measure(_ agent: AgentAPI, socket: String, process: AgentBenchProcess, rate: Double, seconds: Double,
                         stores: StoreReader) async throws -> SustainedRun {
         var run = SustainedRun(rate: rate, seconds: seconds)
         let total = Int(rate * seconds)
@@ -52,23 +54,19 @@ struct SustainedRun {
             }
             return most
         }
-        let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
-            for _ in 0..<workers {
-                group.addTask {
-                    var mine: [Duration] = []
-                    while true {
-                        let i = next.take()
-                        if i >= total { return mine }
-                        let due = start + .nanoseconds(Int64(Double(i) / rate * 1e9))
-                        if ContinuousClock.now < due { try await Task.sleep(until: due, clock: .continuous) }
-                        let t = ContinuousClock.now
-                        _ = try await agent.push("/sustain/\(i % paths)")
-                        mine.append(ContinuousClock.now - t)
-                    }
-                }
+        let latencies = try await ThreadedLoad.run(workers, socket: socket) { _, connection in
+            var mine: [Duration] = []
+            while true {
+                let i = next.take()
+                if i >= total { return mine }
+                let due = start + .nanoseconds(Int64(Double(i) / rate * 1e9))
+                let early = due - ContinuousClock.now
+                if early > .zero { usleep(UInt32(Quantiles.seconds(early) * 1e6)) }
+                let t = ContinuousClock.now
+                _ = try connection.push("/sustain/\(i % paths)")
+                mine.append(ContinuousClock.now - t)
             }
-            return try await group.reduce(into: [Duration]()) { $0 += $1 }
-        }
+        }.flatMap { $0 }
         let end = ContinuousClock.now
         run.elapsed = Quantiles.seconds(end - start)
         run.cpu = (process.cpuSeconds() - cpuStart) / run.elapsed
