@@ -1,14 +1,26 @@
 /// One path's oplog in memory: exactly one base value-op and the payload ops
 /// it does not cover, kept in fold order (docs/sync.md#oplog-rules).
+///
+/// Sized for a client holding 100,000s of paths, each with an oplog per
+/// store as well as its own: the base lives in a shared box (most paths'
+/// base is the empty one, and an `Op` inline is 104 bytes), and the sha
+/// index exists only past `indexedFrom` ops (a `Set` per oplog was about
+/// 110 bytes a path, for one or two ops a scan finds as fast).
 public struct Oplog: Sendable, Equatable {
-    public private(set) var base: Op
+    private var baseBox: OpBox
+    public private(set) var base: Op {
+        get { baseBox.op }
+        set { baseBox = OpBox(newValue) }
+    }
     /// Payload ops in fold order.
     public private(set) var ops: [Op]
-    /// The payload ops' shas, as bytes: another Unicode spelling is another sha.
+    /// The payload ops' shas, as bytes (another Unicode spelling is another
+    /// sha); empty while there are `indexedFrom` ops or fewer.
     private var shas: Set<ByteKey>
+    static let indexedFrom = 8
 
     public init() {
-        self.base = .empty
+        self.baseBox = OpBox.empty
         self.ops = []
         self.shas = []
     }
@@ -29,7 +41,21 @@ public struct Oplog: Sendable, Equatable {
     /// Newest date held, for the date rule of new ops.
     public var newestDate: Int64 { ops.reduce(base.date) { max($0, $1.date) } }
 
-    public func holds(sha: String) -> Bool { Bytewise.equal(sha, base.sha) || shas.contains(ByteKey(sha)) }
+    public func holds(sha: String) -> Bool { Bytewise.equal(sha, base.sha) || holdsPayload(sha) }
+
+    private func holdsPayload(_ sha: String) -> Bool {
+        if ops.count <= Self.indexedFrom { return ops.contains { Bytewise.equal($0.sha, sha) } }
+        return shas.contains(ByteKey(sha))
+    }
+
+    /// The index after `ops` changed: built once they outgrow a scan, dropped when they shrink back.
+    private mutating func reindex() {
+        if ops.count <= Self.indexedFrom {
+            if !shas.isEmpty { shas = [] }
+        } else if shas.count != ops.count {
+            shas = Set(ops.map { ByteKey($0.sha) })
+        }
+    }
 
     public enum MergeResult: Sendable, Equatable {
         case noop
@@ -43,13 +69,13 @@ public struct Oplog: Sendable, Equatable {
     /// Merges one op by rules 1–4.
     @discardableResult
     public mutating func merge(_ op: Op) -> MergeResult {
-        switch MergeRules.decide(op, base: base, alreadyHeld: shas.contains(ByteKey(op.sha))) {
+        switch MergeRules.decide(op, base: base, alreadyHeld: holdsPayload(op.sha)) {
         case .noop:
             return .noop
         case .keep:
             let key = MergeRules.orderKey(op, base: base)
             ops.insert(op, at: insertionIndex(for: key))
-            shas.insert(ByteKey(op.sha))
+            if ops.count > Self.indexedFrom && !shas.isEmpty { shas.insert(ByteKey(op.sha)) } else { reindex() }
             return .added
         case .replaceBase:
             let newBase = op
@@ -59,9 +85,9 @@ public struct Oplog: Sendable, Equatable {
                 if MergeRules.isCovered(existing, by: newBase) { dropped.append(existing) } else { kept.append(existing) }
             }
             base = newBase
-            for gone in dropped { shas.remove(ByteKey(gone.sha)) }
             // Lateness is judged against the new base, so the order may change.
             ops = kept.sorted { MergeRules.orderKey($0, base: newBase) < MergeRules.orderKey($1, base: newBase) }
+            if ops.count > Self.indexedFrom && !shas.isEmpty { for gone in dropped { shas.remove(ByteKey(gone.sha)) } } else { reindex() }
             return .replacedBase(dropped: dropped)
         }
     }
@@ -69,9 +95,10 @@ public struct Oplog: Sendable, Equatable {
     /// Removes a payload op (the origin does so when a store refuses it for good).
     @discardableResult
     public mutating func remove(sha: String) -> Op? {
-        guard shas.contains(ByteKey(sha)), let index = ops.firstIndex(where: { Bytewise.equal($0.sha, sha) }) else { return nil }
-        shas.remove(ByteKey(sha))
-        return ops.remove(at: index)
+        guard holdsPayload(sha), let index = ops.firstIndex(where: { Bytewise.equal($0.sha, sha) }) else { return nil }
+        let removed = ops.remove(at: index)
+        if ops.count > Self.indexedFrom { shas.remove(ByteKey(sha)) } else { reindex() }
+        return removed
     }
 
     private func insertionIndex(for key: MergeRules.OrderKey) -> Int {
@@ -97,4 +124,11 @@ public struct Oplog: Sendable, Equatable {
     }
 
     public static func == (a: Oplog, b: Oplog) -> Bool { a.base == b.base && a.ops == b.ops }
+}
+
+/// An op kept by reference: an oplog's base, shared by the copies of the oplog.
+final class OpBox: Sendable {
+    let op: Op
+    init(_ op: Op) { self.op = op }
+    static let empty = OpBox(.empty)
 }

@@ -101,6 +101,8 @@ struct PathReplica {
         pending.remove(op.sha)
         if let oplog = mirror(store).oplog { pending = pending.filter { oplog.holds(sha: $0) } }
         unconfirmed[store] = pending.isEmpty ? nil : pending
+        // An emptied dictionary keeps its storage: let it go (one a path, held by the 100,000).
+        if unconfirmed.isEmpty { unconfirmed = [:] }
     }
 
     /// Whether every store in `stores` is known to hold exactly the local set.
