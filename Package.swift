@@ -144,7 +144,7 @@ let package = Package(
         ]),
         // The agent, the CLI and `teabag dev` as real processes.
         .testTarget(name: "TeaBagAgentTests", dependencies: [
-            "TeaBag", "TeaBagTestSupport", "TeaBagCore", "TeaBagStore", "TeaBagTable",
+            "TeaBag", "TeaBagTestSupport", "TeaBagCore", "TeaBagServerKit", "TeaBagStore", "TeaBagTable",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // Fault scenarios (issue 8 parts 1, 2 and 4): a table, three stores and

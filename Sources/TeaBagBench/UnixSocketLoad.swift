@@ -7,6 +7,7 @@
 import Foundation
 import Synchronization
 import TeaBagCore
+import TeaBagServerKit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,25 +16,11 @@ import Glibc
 final class UnixSocketConnection {
     private let fd: Int32
     private var buffer: [UInt8] = []
+    /// What each `read` fills, kept: no allocation per request on the load generator's own path.
+    private var chunk = [UInt8](repeating: 0, count: 16_384)
 
     init(_ path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw BenchError("socket(): errno \(errno)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw BenchError("socket path too long: \(path)") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw BenchError("connect(\(path)): errno \(errno)")
-        }
+        do { fd = try UnixSocket.connect(path) } catch { throw BenchError(error.description) }
     }
 
     deinit { close(fd) }
@@ -64,7 +51,6 @@ final class UnixSocketConnection {
         }
         while true {
             if let answer = try parse() { return answer }
-            var chunk = [UInt8](repeating: 0, count: 16_384)
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             guard n > 0 else { throw BenchError("read: \(n == 0 ? "the agent closed the connection" : "errno \(errno)")") }
             buffer += chunk[0..<n]

@@ -102,6 +102,7 @@ public struct Oplog: Sendable, Equatable {
     }
 
     private func insertionIndex(for key: MergeRules.OrderKey) -> Int {
+        let base = self.base  // once, not out of its box at every step
         // Appends are the common case: new ops carry the newest dates.
         if let last = ops.last, MergeRules.orderKey(last, base: base) < key { return ops.count }
         var low = 0

@@ -7,6 +7,7 @@
 import Foundation
 import Testing
 import TeaBagCore
+import TeaBagServerKit
 import TeaBagTestSupport
 #if canImport(Glibc)
 import Glibc
@@ -72,22 +73,7 @@ final class UnixConnection: Sendable {
     let fd: Int32
 
     init(path: String, timeout: Int = 5) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw TestFailure("socket path too long: \(path)") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in bytes.enumerated() { raw[index] = byte }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw TestFailure("connect to \(path): errno \(errno)")
-        }
+        do { fd = try UnixSocket.connect(path) } catch { throw TestFailure(error.description) }
         var value = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }

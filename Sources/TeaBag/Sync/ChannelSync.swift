@@ -194,8 +194,8 @@ public final class ChannelSync {
         var out: [SyncRequest] = []
         prune(now: now)
         for store in stores {
-            for key in links[store]?.relays.takeDue(now: now) ?? [] { links[store]!.needsSync.insert(key) }
             guard var link = links[store], link.isReady(now: now) else { continue }
+            for key in link.relays.takeDue(now: now) { link.needsSync.insert(key) }
             if !link.delivering, let outbox = outboxes[store], !outbox.isEmpty {
                 link.delivering = true
                 out.append(.deliver(store: store, entries: Array(outbox.prefix(policy.batchLimit))))
